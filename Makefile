@@ -1,0 +1,39 @@
+# Every target sets up what it needs, from nothing: a fresh clone only needs Python 3.11 and make.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: golden test lint bench clean
+.DEFAULT_GOAL := test
+
+# One stamp per extra, rebuilt when the project's requirements change.
+$(VENV)/.stamp-base:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	touch $@
+
+$(VENV)/.stamp-golden: $(VENV)/.stamp-base pyproject.toml constraints.txt
+	$(PIP) -e '.[mathics]'
+	touch $@
+
+$(VENV)/.stamp-dev: $(VENV)/.stamp-base pyproject.toml constraints.txt
+	$(PIP) -e '.[dev]'
+	touch $@ $(VENV)/.stamp-golden
+
+## golden: regenerate the goldens of every case under golden/ (embedded engine unless a kernel is found)
+golden: $(VENV)/.stamp-golden
+	$(VENV)/bin/gradgold generate $(GOLDEN_ARGS)
+
+## test: the whole test suite, golden checks included (never needs a Wolfram kernel)
+test: $(VENV)/.stamp-dev
+	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
+
+## lint: ruff and mypy --strict
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
