@@ -1,0 +1,283 @@
+"""Cases: a torch function under test, its Wolfram Language reference, and the points to check.
+
+This module is imported by every case file, so it stays light: numpy only, no torch, no engine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import json
+import math
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .errors import CaseError
+from .exact import GRIDS
+
+__all__ = ["FORMAT_VERSION", "Case", "Point", "case", "uniform"]
+
+#: Version of the golden file format; part of every fingerprint.
+FORMAT_VERSION = 1
+
+#: Dtypes the checker runs by default.
+DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_WL_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
+# Single capitals that are System` symbols in the Wolfram Language: binding them would rewrite
+# the language itself (``N``, ``D``) or a constant (``E``, ``I``).
+_WL_RESERVED = frozenset({"C", "D", "E", "I", "K", "N", "O"})
+
+#: One input point: parameter name -> float64 array (0-d for scalars).
+Point = dict[str, npt.NDArray[np.float64]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One golden case. Build it with :func:`case`; call it like the function it wraps."""
+
+    name: str
+    fn: Callable[..., Any]
+    wolfram: str
+    params: tuple[str, ...]
+    shapes: Mapping[str, tuple[int, ...]]
+    points: tuple[Point, ...]
+    dtypes: tuple[str, ...] = DEFAULT_DTYPES
+    precision: int = 30
+    min_digits: int = 20
+    rtol_ulps: Mapping[str, float] = field(default_factory=dict)
+    source: str = "<unknown>"
+    suite: str = ""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+    @property
+    def id(self) -> str:
+        """``<suite>/<case>``: the name used on the command line and for the golden's path."""
+        return f"{self.suite}/{self.name}" if self.suite else self.name
+
+    def grids(self) -> tuple[str, ...]:
+        """The float grids whose references the golden holds: float64, plus each other dtype's
+        grid where some point is not exactly representable in it."""
+        out = ["float64"]
+        for dtype in self.dtypes:
+            if dtype in GRIDS and dtype != "float64" and not self.on_grid(dtype):
+                out.append(dtype)
+        return tuple(out)
+
+    def on_grid(self, grid: str) -> bool:
+        """Whether every point is exactly representable in ``grid``."""
+        kind = GRIDS[grid]
+        return all(
+            np.array_equal(v.astype(kind).astype(np.float64), v) for p in self.points for v in p.values()
+        )
+
+    def fingerprint(self) -> str:
+        """Hash of everything the golden's numbers depend on (not the torch function: the golden is
+        the mathematics, the function is what is checked against it)."""
+        doc = {
+            "format_version": FORMAT_VERSION,
+            "wolfram": self.wolfram,
+            "params": [[p, list(self.shapes[p])] for p in self.params],
+            "points": [{k: [float(x).hex() for x in v.ravel()] for k, v in p.items()} for p in self.points],
+            "grids": list(self.grids()),
+            "precision": self.precision,
+            "min_digits": self.min_digits,
+            "order": 1,
+        }
+        blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+# Case files register their cases here while the loader executes them (see ``suite.py``).
+_collector: list[Case] | None = None
+
+
+@contextlib.contextmanager
+def collecting() -> Iterator[list[Case]]:
+    """Collect every case created while the block runs, in creation order (loops included)."""
+    global _collector
+    previous, _collector = _collector, []
+    try:
+        yield _collector
+    finally:
+        _collector = previous
+
+
+def case(
+    wolfram: str,
+    points: Sequence[Mapping[str, Any]],
+    *,
+    name: str | None = None,
+    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    precision: int = 30,
+    min_digits: int = 20,
+    rtol_ulps: Mapping[str, float] | None = None,
+) -> Callable[[Callable[..., Any]], Case]:
+    """Declare a golden case: decorate the torch function under test.
+
+    ``wolfram`` is the reference in Wolfram Language over the function's parameter names (array
+    parameters are bound to symbolic arrays of their shape, so ``W . W`` is a matrix product).
+    ``points`` lists the inputs, each a mapping from every parameter name to a number or nested
+    list; :func:`uniform` draws reproducible ones. ``rtol_ulps`` overrides the checker's default
+    tolerance per dtype, in units of that dtype's machine epsilon.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Case:
+        built = _build(fn, wolfram, points, name, dtypes, precision, min_digits, rtol_ulps or {})
+        if _collector is not None:
+            _collector.append(built)
+        return built
+
+    return decorate
+
+
+def _build(
+    fn: Callable[..., Any],
+    wolfram: str,
+    points: Sequence[Mapping[str, Any]],
+    name: str | None,
+    dtypes: Sequence[str],
+    precision: int,
+    min_digits: int,
+    rtol_ulps: Mapping[str, float],
+) -> Case:
+    """Validate a case's declaration once, where the user wrote it."""
+    source = _source_of(fn)
+    cname = str(name or getattr(fn, "__name__", ""))
+    where = f"{source}: case {cname!r}"
+    if not _NAME.match(cname):
+        raise CaseError(
+            f"{where}: invalid case name; use letters, digits, '_', '.', '-' "
+            "(it names the golden file), e.g. name='matrix_norm'"
+        )
+    if not isinstance(wolfram, str) or not wolfram.strip():
+        raise CaseError(f"{where}: wolfram= must be a non-empty Wolfram Language expression")
+    params = _params_of(fn, where)
+    unknown = [d for d in dtypes if d not in ("float64", "float32", "float16", "bfloat16")]
+    if unknown:
+        raise CaseError(f"{where}: unknown dtype {unknown[0]!r}; use float64, float32, float16 or bfloat16")
+    if precision < 16:
+        raise CaseError(f"{where}: precision={precision} is below float64's; use 30 or more")
+    normalized = tuple(_point(p, params, i, where) for i, p in enumerate(points))
+    if not normalized:
+        raise CaseError(f"{where}: no points; give points=[{{...}}] or gg.uniform(...)")
+    shapes = {p: normalized[0][p].shape for p in params}
+    for i, pt in enumerate(normalized):
+        for p in params:
+            if pt[p].shape != shapes[p]:
+                raise CaseError(
+                    f"{where}, point {i}: {p} has shape {pt[p].shape} but point 0 has {shapes[p]}; "
+                    "all points of a case share shapes (make another case for another shape)"
+                )
+    return Case(
+        name=cname,
+        fn=fn,
+        wolfram=wolfram,
+        params=params,
+        shapes=shapes,
+        points=normalized,
+        dtypes=tuple(dtypes),
+        precision=precision,
+        min_digits=min_digits,
+        rtol_ulps=dict(rtol_ulps),
+        source=source,
+    )
+
+
+def _source_of(fn: Callable[..., Any]) -> str:
+    try:
+        return inspect.getsourcefile(fn) or "<unknown>"
+    except TypeError:
+        return "<unknown>"
+
+
+def _params_of(fn: Callable[..., Any], where: str) -> tuple[str, ...]:
+    """The parameter names, each of which must also be a Wolfram Language symbol."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise CaseError(f"{where}: cannot read the function's parameters ({exc})") from exc
+    names = []
+    for p in sig.parameters.values():
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            raise CaseError(f"{where}: parameter {p.name!r} must be a plain positional parameter")
+        if not _WL_SYMBOL.match(p.name) or p.name in _WL_RESERVED:
+            raise CaseError(
+                f"{where}: parameter {p.name!r} is not usable as a Wolfram Language symbol "
+                "(letters and digits only, starting with a letter, not one of C D E I K N O); "
+                f"rename it, e.g. {re.sub(r'[^A-Za-z0-9]', '', p.name).lower() or 'x'}1"
+            )
+        names.append(p.name)
+    if not names:
+        raise CaseError(f"{where}: the function takes no parameters; a case needs at least one input")
+    return tuple(names)
+
+
+def _point(raw: Mapping[str, Any], params: tuple[str, ...], i: int, where: str) -> Point:
+    """One point as float64 arrays, checked against the parameters."""
+    if not isinstance(raw, Mapping):
+        raise CaseError(f"{where}, point {i}: expected a mapping {{param: value}}, got {raw!r}")
+    keys = set(raw)
+    if keys != set(params):
+        missing, extra = sorted(set(params) - keys), sorted(keys - set(params))
+        raise CaseError(
+            f"{where}, point {i}: keys must be the parameters {list(params)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unknown {extra}" if extra else "")
+        )
+    out: Point = {}
+    for p in params:
+        try:
+            arr = np.array(raw[p], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise CaseError(f"{where}, point {i}: {p}={raw[p]!r} is not a real number or array") from exc
+        if not np.all(np.isfinite(arr)):
+            raise CaseError(f"{where}, point {i}: {p} holds a non-finite number; points must be finite")
+        out[p] = arr
+    return out
+
+
+def uniform(
+    low: float,
+    high: float,
+    *,
+    shapes: Mapping[str, Sequence[int]],
+    n: int,
+    seed: int,
+) -> list[dict[str, npt.NDArray[np.float64]]]:
+    """``n`` points drawn uniformly from [low, high), identical on every machine and numpy version.
+
+    The numbers come from SHA-256 of (seed, point, parameter, index), not from numpy's generators,
+    whose streams may change between releases. They are drawn on the float32 grid (24-bit
+    fractions of the interval, then rounded to float32), so one reference serves float64 and
+    float32 checks alike.
+    """
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise CaseError(f"uniform: need finite low < high, got low={low!r}, high={high!r}")
+    points = []
+    for k in range(n):
+        point = {}
+        for pname in sorted(shapes):
+            shape = tuple(int(s) for s in shapes[pname])
+            size = math.prod(shape)
+            vals = [_unit(seed, k, pname, j) for j in range(size)]
+            arr = np.float32(low) + (np.float32(high) - np.float32(low)) * np.array(vals, np.float32)
+            arr = np.minimum(arr.astype(np.float32), np.nextafter(np.float32(high), np.float32(low)))
+            point[pname] = arr.astype(np.float64).reshape(shape)
+        points.append(point)
+    return points
+
+
+def _unit(seed: int, k: int, pname: str, j: int) -> float:
+    """A number in [0, 1) with 24 random bits, from a hash of its coordinates."""
+    digest = hashlib.sha256(f"gradgold:{seed}:{k}:{pname}:{j}".encode()).digest()
+    return (int.from_bytes(digest[:3], "big")) / float(1 << 24)

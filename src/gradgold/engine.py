@@ -1,0 +1,178 @@
+"""Wolfram Language engines: find a kernel, start it through wolframclient, evaluate programs.
+
+There is one code path for every engine: wolframclient's ``WolframLanguageSession``. The engine
+is a real Wolfram kernel when one is found, else the embedded engine, a kernel process that
+gradgold ships (``gradgold-embedded-kernel``) which speaks the same protocol and evaluates with
+Mathics3. wolframclient is imported here only, and only when a session starts, so the checker
+never pays for it.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .errors import KernelNotFoundError, KernelStartError
+
+__all__ = ["Engine", "EngineInfo", "Outcome", "locate_kernel"]
+
+EMBEDDED = "gradgold-embedded-kernel"
+
+_STANDARD_KERNELS = (
+    "/usr/local/Wolfram/*/*/Executables/WolframKernel",
+    "/opt/Wolfram/*/*/Executables/WolframKernel",
+    "/usr/local/Wolfram/*/Executables/WolframKernel",
+    "/Applications/Wolfram.app/Contents/MacOS/WolframKernel",
+    "/Applications/*.app/Contents/MacOS/WolframKernel",
+    "C:\\Program Files\\Wolfram Research\\*\\*\\WolframKernel.exe",
+)
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """Which engine evaluated a golden; recorded in the golden's metadata."""
+
+    name: str
+    version: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One evaluation: the deserialized result and the texts of the messages it issued."""
+
+    result: Any
+    messages: tuple[str, ...]
+
+
+def locate_kernel(explicit: str | None = None, embedded: bool = False) -> tuple[str, str]:
+    """``(path, kind)`` of the kernel to use, kind being ``"wolfram"`` or ``"embedded"``.
+
+    Order: ``explicit`` (``--kernel``), ``$WOLFRAM_KERNEL``, ``$WOLFRAM_INSTALLATION_DIRECTORY``,
+    the standard install locations of Mathematica / Wolfram Engine, then the embedded engine.
+    ``embedded=True`` skips straight to the embedded engine.
+    """
+    if not embedded:
+        for source, candidate in _wolfram_candidates(explicit):
+            if candidate is None:
+                continue
+            path = Path(candidate)
+            if path.is_dir():
+                path = _kernel_in(path) or path
+            if not (path.is_file() and os.access(path, os.X_OK)):
+                if source == "standard location":
+                    continue
+                raise KernelNotFoundError(
+                    f"{source} names {candidate}, which is not an executable Wolfram kernel; "
+                    "give the path of WolframKernel (not the `wolfram` script), e.g. "
+                    "/usr/local/Wolfram/Mathematica/14.1/Executables/WolframKernel"
+                )
+            return str(path), "wolfram"
+    return _embedded_path(), "embedded"
+
+
+def _wolfram_candidates(explicit: str | None) -> list[tuple[str, str | None]]:
+    found = [("--kernel", explicit), ("WOLFRAM_KERNEL", os.environ.get("WOLFRAM_KERNEL"))]
+    found.append(("WOLFRAM_INSTALLATION_DIRECTORY", os.environ.get("WOLFRAM_INSTALLATION_DIRECTORY")))
+    for pattern in _STANDARD_KERNELS:
+        found += [("standard location", p) for p in sorted(glob.glob(pattern), reverse=True)]
+    return found
+
+
+def _kernel_in(directory: Path) -> Path | None:
+    for rel in (
+        "Executables/WolframKernel",
+        "Contents/MacOS/WolframKernel",
+        "WolframKernel.exe",
+        "WolframKernel",
+    ):
+        if (directory / rel).is_file():
+            return directory / rel
+    return None
+
+
+def _embedded_path() -> str:
+    """The embedded kernel's executable, which needs the ``mathics`` extra."""
+    beside = Path(sys.executable).parent / EMBEDDED
+    path = str(beside) if beside.is_file() else shutil.which(EMBEDDED)
+    if path is None or importlib.util.find_spec("mathics") is None:
+        raise KernelNotFoundError(
+            "no Wolfram kernel found and the embedded engine is not installed; either install it "
+            "(`pip install 'gradgold[mathics]'`, or `make golden` which does), or point gradgold at "
+            "Mathematica / Wolfram Engine with --kernel PATH or WOLFRAM_KERNEL=PATH"
+        )
+    return path
+
+
+class Engine:
+    """A running kernel. Use as a context manager: the kernel process never outlives the block."""
+
+    def __init__(self, path: str, kind: str, startup_timeout: float = 60.0) -> None:
+        self.path, self.kind = path, kind
+        self._startup_timeout = startup_timeout
+        self._session: Any = None
+        self.info = EngineInfo(name=kind, version="", path=path)
+
+    def __enter__(self) -> Engine:
+        from wolframclient.evaluation import WolframLanguageSession
+        from wolframclient.exception import WolframKernelException
+
+        # Nobody reads the kernel's pipes: give it none, or a chatty kernel blocks at 64 KB.
+        self._session = WolframLanguageSession(
+            kernel=self.path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            STARTUP_TIMEOUT=self._startup_timeout,
+        )
+        try:
+            self._session.start()
+        except WolframKernelException as exc:
+            self._session = None
+            raise KernelStartError(
+                f"the {self.kind} kernel at {self.path} did not start ({exc}); "
+                f"it said: {_preflight(self.path)}. Check its licence/activation, or run with the "
+                "embedded engine (--embedded)"
+            ) from exc
+        version = self.evaluate("$Version").result
+        name = "Mathics3 (gradgold embedded engine)" if self.kind == "embedded" else "Wolfram Language"
+        self.info = EngineInfo(name=name, version=str(version), path=self.path)
+        return self
+
+    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._session is not None:
+            self._session.terminate()
+            self._session = None
+
+    def evaluate(self, text: str) -> Outcome:
+        """Evaluate WL text; messages are returned, not logged."""
+        from wolframclient.language import wl
+
+        wrapped = self._session.evaluate_wrap(wl.ToExpression(text))
+        messages = tuple(str(m[1]) if isinstance(m, tuple) else str(m) for m in (wrapped.messages or ()))
+        return Outcome(result=wrapped.result, messages=messages)
+
+
+def _preflight(path: str) -> str:
+    """Run the kernel briefly with its output captured, to show why it would not start."""
+    try:
+        run = subprocess.run(
+            [path, "-noprompt", "-run", "Print[$Version]; Exit[]"],
+            capture_output=True,
+            timeout=30,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"<pre-flight failed: {exc}>"
+    said = (run.stdout + run.stderr).strip().replace("\n", " | ")
+    return said[:500] or f"<nothing; exit status {run.returncode}>"

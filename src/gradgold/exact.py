@@ -1,0 +1,83 @@
+"""Exact numbers: floats as the rationals they are, and decimals rounded to float64 with a proof.
+
+A reference must be computed at the input torch actually receives. ``0.2`` as a float64 is
+3602879701896397/18014398509481984, not 1/5, and as a float32 it is yet another rational; these
+helpers make that explicit and keep it out of string pasting.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "agreeing_digits",
+    "certified_float",
+    "round_to_grid",
+    "to_fraction",
+    "wl_rational",
+]
+
+#: The float grids a golden can hold references for, by torch dtype name.
+GRIDS: dict[str, type[np.floating]] = {
+    "float64": np.float64,
+    "float32": np.float32,
+    "float16": np.float16,
+}
+
+
+def round_to_grid(values: npt.NDArray[np.float64], grid: str) -> npt.NDArray[np.float64]:
+    """Round float64 values to the nearest value of ``grid`` (round-half-even), as float64."""
+    return np.asarray(values, dtype=np.float64).astype(GRIDS[grid]).astype(np.float64)
+
+
+def to_fraction(x: float) -> Fraction:
+    """The exact rational value of a finite binary float."""
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {x!r}")
+    return Fraction(x)
+
+
+def wl_rational(x: float) -> str:
+    """Wolfram Language text for the exact value of a float, e.g. ``-3602879701896397/18014398509481984``."""
+    q = to_fraction(x)
+    if q.denominator == 1:
+        return str(q.numerator)
+    return f"{q.numerator}/{q.denominator}"
+
+
+def agreeing_digits(low: Decimal, high: Decimal, cap: int) -> int:
+    """Significant decimal digits on which a result at two working precisions agrees.
+
+    ``high`` was computed with more working digits than ``low``; their relative difference bounds
+    the error of ``low`` (the usual certification by two precisions). Identical values count as
+    ``cap``, the smaller working precision.
+    """
+    if low == high:
+        return cap
+    if high == 0:
+        return 0
+    with localcontext() as ctx:
+        ctx.prec = 60
+        rel = abs((low - high) / high)
+    digits = -math.floor(float(rel.log10())) - 1
+    return max(0, min(cap, digits))
+
+
+def certified_float(value: Decimal, digits: int) -> float | None:
+    """``value`` correctly rounded to float64, or None when its ``digits`` do not decide it.
+
+    The true number lies within a relative 10**-digits of ``value``; the rounding is certified
+    only if both ends of that interval round to the same float64.
+    """
+    if value == 0:
+        return 0.0
+    with localcontext() as ctx:
+        ctx.prec = max(60, digits + 10)
+        slack = abs(value) * Decimal(10) ** (-digits)
+        lo, hi = float(value - slack), float(value + slack)
+    return float(value) if lo == hi else None

@@ -1,0 +1,304 @@
+"""The generator: evaluate cases in one Wolfram Language session and write certified goldens.
+
+Each case becomes one WL program (``wlprogram``); its answer is checked leaf by leaf (a real
+number, at the working precision, with enough digits on which two precisions agree, and a
+float64 rounding those digits decide) before anything is written. A failing case never touches
+its existing golden, and the other cases go on.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .cases import FORMAT_VERSION, Case, Point
+from .engine import Engine, EngineInfo, locate_kernel
+from .errors import EngineError, EvaluationError, GoldenError
+from .exact import agreeing_digits, certified_float, round_to_grid
+from .golden import Golden, GridData, read_golden, write_golden
+from .suite import Project, golden_path
+from .wlprogram import DEFAULT_TIMEOUT, build_program
+
+__all__ = ["CaseOutcome", "generate"]
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """What became of one case: ``generated``, ``unchanged`` (same bytes), ``skipped`` (fresh)
+    or ``failed`` (with the reason)."""
+
+    case_id: str
+    status: str
+    seconds: float = 0.0
+    reason: str = ""
+
+
+Progress = Callable[[str, Case], None]
+
+
+def generate(
+    project: Project,
+    cases: Sequence[Case],
+    *,
+    kernel: str | None = None,
+    embedded: bool = False,
+    force: bool = False,
+    timeout: int = DEFAULT_TIMEOUT,
+    progress: Progress | None = None,
+) -> tuple[list[CaseOutcome], EngineInfo | None]:
+    """Generate the goldens of ``cases``; fresh ones are skipped unless ``force``."""
+    outcomes: list[CaseOutcome] = []
+    todo = []
+    for c in cases:
+        if not force and _is_fresh(project, c):
+            outcomes.append(CaseOutcome(c.id, "skipped"))
+        else:
+            todo.append(c)
+    if not todo:
+        return outcomes, None
+    path, kind = locate_kernel(kernel, embedded)
+    info: EngineInfo | None = None
+    engine: Engine | None = None
+    try:
+        for c in todo:
+            if engine is None:
+                engine = Engine(path, kind).__enter__()
+                info = engine.info
+            if progress is not None:
+                progress("start", c)
+            start = time.perf_counter()
+            try:
+                golden = evaluate_case(engine, c, timeout)
+                written = write_golden(golden_path(project, c.id), golden)
+                status, reason = ("generated" if written else "unchanged"), ""
+            except EvaluationError as exc:
+                status, reason = "failed", str(exc)
+            except EngineError as exc:
+                status, reason = "failed", str(exc)
+                engine.__exit__(None, None, None)
+                engine = None
+            outcomes.append(CaseOutcome(c.id, status, time.perf_counter() - start, reason))
+    finally:
+        if engine is not None:
+            engine.__exit__(None, None, None)
+    order = {c.id: i for i, c in enumerate(cases)}
+    outcomes.sort(key=lambda o: order[o.case_id])
+    return outcomes, info
+
+
+def _is_fresh(project: Project, case: Case) -> bool:
+    path = golden_path(project, case.id)
+    if not path.exists():
+        return False
+    try:
+        return read_golden(path).fingerprint == case.fingerprint()
+    except GoldenError:
+        return False
+
+
+def evaluation_points(case: Case) -> tuple[list[Point], dict[str, list[int]]]:
+    """The distinct exact points to evaluate, and for each grid the index of each case point in
+    that list (a point already on a grid is evaluated once for all grids)."""
+    unique: list[Point] = []
+    keys: dict[tuple[bytes, ...], int] = {}
+    index: dict[str, list[int]] = {}
+    for grid in case.grids():
+        index[grid] = []
+        for pt in case.points:
+            rounded = {p: round_to_grid(v, grid) for p, v in pt.items()}
+            key = tuple(rounded[p].tobytes() for p in case.params)
+            if key not in keys:
+                keys[key] = len(unique)
+                unique.append(rounded)
+            index[grid].append(keys[key])
+    return unique, index
+
+
+def evaluate_case(engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT) -> Golden:
+    """Evaluate one case and return its golden, or raise :class:`EvaluationError`."""
+    unique, index = evaluation_points(case)
+    program = build_program(case, unique, timeout)
+    where = f"{case.source}: case {case.id}"
+    try:
+        outcome = engine.evaluate(program.text)
+    except Exception as exc:  # a dead or broken kernel: wolframclient raises its own types
+        raise EngineError(
+            f"{where}: the {engine.info.name} kernel failed ({type(exc).__name__}: {exc})"
+        ) from exc
+    if outcome.messages:
+        raise EvaluationError(
+            f"{where}: the engine issued messages: {' | '.join(outcome.messages)}; fix the wolfram= "
+            "expression, or remove the points where it is not defined"
+        )
+    result = outcome.result
+    if _is_symbol(result, "$Aborted"):
+        raise EvaluationError(f"{where}: timed out after {timeout} s; raise --timeout or simplify the case")
+    if not isinstance(result, (list, tuple)) or len(result) != len(unique):
+        raise EvaluationError(f"{where}: unexpected answer from the engine: {_wl_text(result)}")
+    per_point = [_read_point(case, where, i, unique[i], answer) for i, answer in enumerate(result)]
+    out_shape = per_point[0][0][0].shape
+    grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "id": case.id,
+        "wolfram": case.wolfram,
+        "program": program.text,
+        "engine": {"name": engine.info.name, "version": engine.info.version},
+        "precision": case.precision,
+        "min_digits": case.min_digits,
+        "fingerprint": case.fingerprint(),
+        "params": [[p, list(case.shapes[p])] for p in case.params],
+        "out_shape": list(out_shape),
+        "grids": list(index),
+        "n_points": len(case.points),
+        "dtypes": list(case.dtypes),
+    }
+    return Golden(meta=meta, grids=grids)
+
+
+# One evaluated quantity: (float64 references, digit strings, certified digits), all one shape.
+Quantity = tuple[npt.NDArray[np.float64], npt.NDArray[np.str_], npt.NDArray[np.int16]]
+
+
+def _read_point(case: Case, where: str, i: int, point: Point, answer: Any) -> list[Quantity]:
+    """Check one point's ``{value, jacobian}`` answer; return value then one Jacobian per param."""
+    if not isinstance(answer, (list, tuple)) or len(answer) != 2:
+        raise EvaluationError(f"{where}, point {i}: unexpected answer {_wl_text(answer)}")
+    here = f"{where}, evaluation point {i} ({_point_text(point)})"
+    value = _certify(case, f"{here}, quantity value", answer[0])
+    jac = _certify(case, f"{here}, quantity jacobian", answer[1])
+    sizes = [math.prod(case.shapes[p]) for p in case.params]
+    if jac[0].shape != (*value[0].shape, sum(sizes)):
+        raise EvaluationError(
+            f"{here}: Jacobian of shape {jac[0].shape} for a value of shape {value[0].shape}"
+        )
+    out: list[Quantity] = [value]
+    start = 0
+    for p, size in zip(case.params, sizes, strict=True):
+        shape = (*value[0].shape, *case.shapes[p])
+        out.append(tuple(a[..., start : start + size].reshape(shape) for a in jac))  # type: ignore[arg-type]
+        start += size
+    return out
+
+
+def _certify(case: Case, where: str, triple: Any) -> Quantity:
+    """From ``{N[q, p], N[q, p + 30], Precision[N[q, p]]}`` to certified float64 references."""
+    if not isinstance(triple, (list, tuple)) or len(triple) != 3:
+        raise EvaluationError(f"{where}: unexpected answer {_wl_text(triple)}")
+    lo_shape, lo = _flatten(triple[0])
+    hi_shape, hi = _flatten(triple[1])
+    if lo_shape != hi_shape:
+        raise EvaluationError(f"{where}: shapes differ between precisions: {_wl_text(triple)}")
+    _check_precision(case, where, triple[2])
+    floats, digits, certified = [], [], []
+    for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        idx = np.unravel_index(k, lo_shape) if lo_shape else ()
+        da, db = _real(where, idx, a), _real(where, idx, b)
+        exact = not isinstance(a, Decimal) and not isinstance(b, Decimal)
+        n = case.precision if exact or da == db else agreeing_digits(da, db, case.precision)
+        if n < case.min_digits:
+            raise EvaluationError(
+                f"{where}, index {tuple(map(int, idx))}: only {n} digits certified (N at "
+                f"{case.precision} digits gave {da}, at {case.precision + 30} gave {db}); below "
+                f"min_digits={case.min_digits}. The expression cancels catastrophically here: raise "
+                "precision= on the case, rewrite it in a stable form, or use a real Wolfram kernel"
+            )
+        f = certified_float(db, n)
+        if f is None or not math.isfinite(f):
+            raise EvaluationError(
+                f"{where}, index {tuple(map(int, idx))}: {db} cannot be rounded to a finite float64 "
+                "with certainty; raise precision= on the case or move the point"
+            )
+        floats.append(f)
+        digits.append(str(db))
+        certified.append(n)
+    return (
+        np.array(floats, dtype=np.float64).reshape(lo_shape),
+        np.array(digits, dtype=np.str_).reshape(lo_shape),
+        np.array(certified, dtype=np.int16).reshape(lo_shape),
+    )
+
+
+def _check_precision(case: Case, where: str, prec: Any) -> None:
+    """A result whose precision is below the working precision had a machine number leak in."""
+    if _is_symbol(prec, "Infinity"):
+        return
+    if isinstance(prec, (int, float, Decimal)) and float(prec) >= case.precision - 1:
+        return
+    raise EvaluationError(
+        f"{where}: result has precision {_wl_text(prec)}, below the working precision "
+        f"{case.precision}; a machine-precision number (e.g. a literal 0.5) leaked into the "
+        "expression: write exact numbers (1/2) in wolfram="
+    )
+
+
+def _real(where: str, idx: tuple[Any, ...], leaf: Any) -> Decimal:
+    """A leaf of the answer as a Decimal, if it is a real number (exact or arbitrary precision)."""
+    if isinstance(leaf, Decimal) and leaf.is_finite():
+        return leaf
+    if isinstance(leaf, int) and not isinstance(leaf, bool):
+        return Decimal(leaf)
+    head = getattr(leaf, "head", None)
+    args: Any = getattr(leaf, "args", ())
+    if _is_symbol(head, "Rational") and len(args) == 2 and all(isinstance(a, int) for a in args):
+        with localcontext() as ctx:
+            ctx.prec = 80
+            q = Fraction(args[0], args[1])
+            return Decimal(q.numerator) / Decimal(q.denominator)
+    raise EvaluationError(
+        f"{where}, index {tuple(map(int, idx))}: not a real number: {_wl_text(leaf)}; a golden holds "
+        "real numbers only: check the wolfram= expression at this point (free symbols? a branch cut? "
+        "a singularity?), or remove the point"
+    )
+
+
+def _flatten(obj: Any) -> tuple[tuple[int, ...], list[Any]]:
+    """Shape and row-major leaves of a rectangular nested list (a non-list is a scalar)."""
+    if not isinstance(obj, (list, tuple)):
+        return (), [obj]
+    if not obj:
+        return (0,), []
+    parts = [_flatten(o) for o in obj]
+    shapes = {s for s, _ in parts}
+    if len(shapes) != 1:
+        raise EvaluationError(f"ragged array in the engine's answer: {_wl_text(obj)}")
+    return (len(obj), *parts[0][0]), [leaf for _, leaves in parts for leaf in leaves]
+
+
+def _grid_data(case: Case, unique: list[Point], per_point: list[list[Quantity]], idx: list[int]) -> GridData:
+    """Stack the evaluated points of one grid in the case's point order."""
+    names = ["value", *(f"grad/{p}" for p in case.params)]
+    at = [per_point[i] for i in idx]
+    return GridData(
+        inputs={p: np.stack([unique[i][p] for i in idx]).astype(np.float64) for p in case.params},
+        numbers={n: np.stack([pt[q][0] for pt in at]) for q, n in enumerate(names)},
+        digits={n: np.stack([pt[q][1] for pt in at]) for q, n in enumerate(names)},
+        certified={n: np.stack([pt[q][2] for pt in at]) for q, n in enumerate(names)},
+    )
+
+
+def _is_symbol(obj: Any, name: str) -> bool:
+    return getattr(obj, "name", None) in (name, f"System`{name}") and not hasattr(obj, "args")
+
+
+def _wl_text(obj: Any) -> str:
+    """WL input form of an answer, for messages (wolframclient's exporter when it can)."""
+    try:
+        from wolframclient.serializers import export
+
+        text = str(export(obj).decode())
+    except Exception:  # showing the answer must never hide the error being reported
+        text = repr(obj)
+    return text if len(text) <= 400 else text[:400] + "..."
+
+
+def _point_text(point: Point) -> str:
+    return ", ".join(f"{k}={v.tolist()!r}" for k, v in point.items())

@@ -1,0 +1,177 @@
+"""Where cases and goldens live: the project root, loading case files, ids and statuses.
+
+Case files are Python (they are code, like tests) under the golden directory; each file is a
+suite named after it, each case is ``<suite>/<case>``, and its golden is ``<suite>/<case>.npz``
+next to the file: an id maps to one path and back, so no two cases can share a golden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+import sys
+import tomllib
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .cases import Case, collecting
+from .errors import CaseError, GoldenError, GoldenMissingError, GoldenStaleError
+from .golden import Golden, read_golden
+
+__all__ = [
+    "Project",
+    "find_project",
+    "fresh_golden",
+    "golden_path",
+    "golden_status",
+    "load_cases",
+    "orphans",
+    "select",
+]
+
+
+@dataclass(frozen=True)
+class Project:
+    """The root (where ``pyproject.toml`` is) and the golden directory inside it."""
+
+    root: Path
+    golden_dir: Path
+
+
+def find_project(start: Path | None = None, golden_dir: Path | None = None) -> Project:
+    """The nearest ``pyproject.toml`` above ``start``; its ``[tool.gradgold] golden_dir`` (default
+    ``golden``) unless ``golden_dir`` overrides it."""
+    here = (start or Path.cwd()).resolve()
+    root, configured = here, "golden"
+    for candidate in (here, *here.parents):
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file():
+            root = candidate
+            try:
+                config = tomllib.loads(pyproject.read_text()).get("tool", {}).get("gradgold", {})
+            except tomllib.TOMLDecodeError as exc:
+                raise CaseError(f"{pyproject}: invalid TOML ({exc}); fix the file") from exc
+            configured = str(config.get("golden_dir", configured))
+            break
+    directory = golden_dir if golden_dir is not None else root / configured
+    return Project(root=root, golden_dir=directory.resolve())
+
+
+def golden_path(project: Project, case_id: str) -> Path:
+    """The golden file of a case id."""
+    return project.golden_dir.joinpath(*case_id.split("/")).with_suffix(".npz")
+
+
+def case_files(project: Project) -> list[Path]:
+    """Case files: ``*.py`` directly under the golden directory, not starting with ``_``."""
+    if not project.golden_dir.is_dir():
+        return []
+    return sorted(p for p in project.golden_dir.glob("*.py") if not p.name.startswith("_"))
+
+
+def load_cases(project: Project) -> list[Case]:
+    """Every case of every suite, in file order, with duplicate ids refused."""
+    cases: list[Case] = []
+    seen: dict[str, Case] = {}
+    for path in case_files(project):
+        for c in _load_file(path):
+            key = c.id.lower()
+            if key in seen:
+                raise CaseError(
+                    f"{path}: case {c.name!r} is defined twice in suite {c.suite!r} (ids compare "
+                    f"case-insensitively, as golden file names do on macOS and Windows); rename one "
+                    "with name=..."
+                )
+            seen[key] = c
+            cases.append(c)
+    return cases
+
+
+def _load_file(path: Path) -> list[Case]:
+    """Execute one case file and collect the cases it declares (in loops too)."""
+    suite = path.stem
+    module_name = f"gradgold_cases.{suite}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise CaseError(f"{path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    with collecting() as found:
+        try:
+            spec.loader.exec_module(module)
+        except CaseError:
+            raise
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            raise CaseError(
+                f"{path}: importing the case file failed at {frame.filename}:{frame.lineno}: "
+                f"{type(exc).__name__}: {exc}; fix the file"
+            ) from exc
+    return [dataclasses.replace(c, suite=suite, source=str(path)) for c in found]
+
+
+def select(cases: Sequence[Case], ids: Iterable[str]) -> list[Case]:
+    """The cases named by ``ids`` (``suite/case`` or a whole ``suite``); unknown ids are an error
+    with the closest known ids suggested."""
+    wanted = list(ids)
+    if not wanted:
+        return list(cases)
+    by_id = {c.id: c for c in cases}
+    suites = {c.suite for c in cases}
+    chosen: dict[str, Case] = {}
+    for w in wanted:
+        w = w.removesuffix(".npz").removesuffix(".py").strip("/")
+        if w in by_id:
+            chosen[w] = by_id[w]
+        elif w in suites:
+            chosen.update({c.id: c for c in cases if c.suite == w})
+        else:
+            close = difflib.get_close_matches(w, [*by_id, *suites], n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else "; `gradgold list` shows the ids"
+            raise CaseError(f"unknown case id {w!r}{hint}")
+    return list(chosen.values())
+
+
+def golden_status(project: Project, case: Case) -> str:
+    """``fresh``, ``stale`` (the case changed since generation), ``missing`` or ``unreadable``."""
+    path = golden_path(project, case.id)
+    if not path.exists():
+        return "missing"
+    try:
+        golden = read_golden(path)
+    except GoldenError:
+        return "unreadable"
+    return "fresh" if golden.fingerprint == case.fingerprint() else "stale"
+
+
+def orphans(project: Project, cases: Sequence[Case]) -> list[str]:
+    """Ids of golden files whose case no longer exists."""
+    known = {c.id for c in cases}
+    if not project.golden_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(project.golden_dir.glob("*/*.npz")):
+        gid = f"{path.parent.name}/{path.stem}"
+        if gid not in known:
+            found.append(gid)
+    return found
+
+
+def fresh_golden(project: Project, case: Case) -> Golden:
+    """The case's golden, provided it exists and was generated for the case as it is now; the
+    errors carry the command that fixes them."""
+    path = golden_path(project, case.id)
+    shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+    fix = f"run `gradgold generate {case.id}` (or `make golden`) and commit {shown}"
+    if not path.exists():
+        raise GoldenMissingError(f"{case.id}: golden file {path} is missing; {fix}")
+    golden = read_golden(path)
+    if golden.fingerprint != case.fingerprint():
+        raise GoldenStaleError(
+            f"{case.id}: golden {path} is stale: the case's expression, points or settings changed "
+            f"since it was generated; {fix}"
+        )
+    return golden
