@@ -37,3 +37,8 @@ lint: $(VENV)/.stamp-dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## bench: benchmarks; writes bench/results.json, bench/RESULTS.md and plots (BENCH_ARGS=--quick for a short run)
+bench: $(VENV)/.stamp-dev
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt matplotlib
+	$(PY) bench/run.py $(BENCH_ARGS)
