@@ -116,7 +116,7 @@ def compare(
         worst_index=worst,
         allowed_abs=atol + rtol * (abs(float(ref.flat[flat])) if ref.size else 0.0),
         allowed_rel=rtol,
-        table=_table(got, ref, diff, in_ulps, excess),
+        table=_table(got, ref, diff, in_ulps, np.where(bad, excess, -np.inf)),
     )
 
 
@@ -127,8 +127,8 @@ def _table(
     in_ulps: npt.NDArray[np.float64],
     excess: npt.NDArray[np.float64],
 ) -> str:
-    """The worst elements, furthest beyond their allowance first."""
-    order = np.argsort(-excess.ravel(), kind="stable")[:_TABLE_ROWS]
+    """The mismatched elements (``excess`` is -inf elsewhere), furthest beyond their allowance first."""
+    order = [k for k in np.argsort(-excess.ravel(), kind="stable")[:_TABLE_ROWS] if excess.flat[k] > -np.inf]
     rows = [f"  {'index':<12} {'obtained':>24} {'expected':>24} {'abs diff':>10} {'ULPs':>9}"]
     for k in order:
         idx = tuple(int(i) for i in np.unravel_index(int(k), ref.shape)) if ref.shape else ()

@@ -174,7 +174,8 @@ def _read_point(case: Case, where: str, i: int, point: Point, answer: Any) -> li
         raise EvaluationError(f"{where}, point {i}: unexpected answer {_wl_text(answer)}")
     here = f"{where}, evaluation point {i} ({_point_text(point)})"
     value = _certify(case, f"{here}, quantity value", answer[0])
-    jac = _certify(case, f"{here}, quantity jacobian", answer[1])
+    # The program's Jacobian runs over the variables first; move that axis last.
+    jac = tuple(np.moveaxis(a, 0, -1) for a in _certify(case, f"{here}, quantity jacobian", answer[1]))
     sizes = [math.prod(case.shapes[p]) for p in case.params]
     if jac[0].shape != (*value[0].shape, sum(sizes)):
         raise EvaluationError(
@@ -197,11 +198,13 @@ def _certify(case: Case, where: str, triple: Any) -> Quantity:
     hi_shape, hi = _flatten(triple[1])
     if lo_shape != hi_shape:
         raise EvaluationError(f"{where}: shapes differ between precisions: {_wl_text(triple)}")
-    _check_precision(case, where, triple[2])
+    _, precisions = _flatten(triple[2])
     floats, digits, certified = [], [], []
     for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
         idx = np.unravel_index(k, lo_shape) if lo_shape else ()
         da, db = _real(where, idx, a), _real(where, idx, b)
+        if da != 0:
+            _check_precision(case, f"{where}, index {tuple(map(int, idx))}", precisions[k])
         exact = not isinstance(a, Decimal) and not isinstance(b, Decimal)
         n = case.precision if exact or da == db else agreeing_digits(da, db, case.precision)
         if n < case.min_digits:
@@ -289,15 +292,24 @@ def _is_symbol(obj: Any, name: str) -> bool:
     return getattr(obj, "name", None) in (name, f"System`{name}") and not hasattr(obj, "args")
 
 
-def _wl_text(obj: Any) -> str:
-    """WL input form of an answer, for messages (wolframclient's exporter when it can)."""
-    try:
-        from wolframclient.serializers import export
+def _wl_text(obj: Any, limit: int = 400) -> str:
+    """WL input form of (part of) an engine's answer, for messages: digits as they came, symbols
+    without their context."""
+    text = _render(obj)
+    return text if len(text) <= limit else text[:limit] + "..."
 
-        text = str(export(obj).decode())
-    except Exception:  # showing the answer must never hide the error being reported
-        text = repr(obj)
-    return text if len(text) <= 400 else text[:400] + "..."
+
+def _render(obj: Any) -> str:
+    if isinstance(obj, (list, tuple)):
+        return "{" + ", ".join(map(_render, obj)) + "}"
+    if isinstance(obj, (bool, int, float, Decimal, str)):
+        return repr(obj) if isinstance(obj, str) else str(obj)
+    if hasattr(obj, "head") and hasattr(obj, "args"):
+        return f"{_render(obj.head)}[{', '.join(map(_render, obj.args))}]"
+    name = getattr(obj, "name", None)
+    if isinstance(name, str):
+        return name.rsplit("`", 1)[-1]
+    return repr(obj)
 
 
 def _point_text(point: Point) -> str:

@@ -76,11 +76,13 @@ def _rules(case: Case, point: Point) -> str:
 
 def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TIMEOUT) -> Program:
     """The program that returns, for each point, ``{value, jacobian}``, each as
-    ``{N[q, p], N[q, p + 30], Precision[N[q, p]]}``.
+    ``{N[q, p], N[q, p + 30], Precision /@ N[q, p]}`` (precision per element).
 
     The expression is held while parameters are replaced by symbolic arrays, so heads that evaluate
-    eagerly (``Norm``) see arrays, never bare symbols. The Jacobian is ``D[f, {vars}]`` over all
-    entries of all parameters in order, its last axis running over them (row-major per parameter).
+    eagerly (``Norm``) see arrays, never bare symbols. The Jacobian holds ``D[f, v]`` for all
+    entries of all parameters in order: ``Map[D[f, #] &, vars]``, so its FIRST axis runs over them
+    (row-major per parameter) on every engine (Mathics3 and Mathematica order ``D[list, {vars}]``
+    differently).
     """
     binds = ", ".join(f"{p} -> {entry_symbols(p, case.shapes[p])}" for p in case.params)
     variables = ", ".join(s for p in case.params for s in _flat_symbols(p, case.shapes[p]))
@@ -90,9 +92,10 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
         "TimeConstrained[\n"
         "  Module[{ggF, ggJ, ggAt, ggBoth},\n"
         f"    ggF = ReleaseHold[Hold[{case.wolfram}] /. {{{binds}}}];\n"
-        f"    ggJ = D[ggF, {{{{{variables}}}}}] /. {REAL_RULES};\n"
+        f"    ggJ = Map[D[ggF, #] &, {{{variables}}}] /. {REAL_RULES};\n"
         "    ggAt[ggQ_, ggR_] := With[{ggE = ggQ /. ggR},\n"
-        f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}}, {{ggLo, ggHi, Precision[ggLo]}}]];\n"
+        f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}},\n"
+        "        {ggLo, ggHi, Map[Precision, ggLo, {-1}]}]];\n"
         "    ggBoth[ggR_] := {ggAt[ggF, ggR], ggAt[ggJ, ggR]};\n"
         f"    {{{at_points}}}\n"
         "  ],\n"

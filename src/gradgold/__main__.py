@@ -1,0 +1,5 @@
+"""``python -m gradgold``: the same as the ``gradgold`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,49 @@
+"""Tolerances in ULPs and torch.testing-style mismatch reports."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradgold.compare import compare, ulps
+
+
+def test_ulps_of_the_checked_dtype() -> None:
+    assert ulps(np.array([2.0**-52]), np.array([1.0]), "float64").tolist() == [1.0]
+    assert ulps(np.array([2.0**-23]), np.array([1.0]), "float32").tolist() == [1.0]
+    assert ulps(np.array([2.0**-22]), np.array([3.0]), "float32").tolist() == [1.0]
+    assert ulps(np.array([0.0]), np.array([0.0]), "float64").tolist() == [0.0]
+
+
+def test_a_few_ulps_pass_and_a_relative_error_fails() -> None:
+    ref = np.array([1.0, -2.0, 3.0])
+    assert compare(ref * (1 + 8 * 2.0**-52), ref, "float64").passed
+    result = compare(ref * (1 + 1e-9), ref, "float64")
+    assert not result.passed and result.mismatched == 3 and result.n == 3
+    assert result.max_rel_err == np.float64(1e-9) or abs(result.max_rel_err - 1e-9) < 1e-15
+    assert not compare(ref * (1 + 1e-4), ref, "float32").passed
+    assert compare(ref * (1 + 1e-6), ref, "float32").passed
+
+
+def test_zero_references_get_the_quantity_scale_as_absolute_floor() -> None:
+    ref = np.array([100.0, 0.0])
+    assert compare(np.array([100.0, 1e-13]), ref, "float64").passed
+    assert not compare(np.array([100.0, 1e-9]), ref, "float64").passed
+
+
+def test_nan_is_a_mismatch_reported_as_such() -> None:
+    result = compare(np.array([np.nan, 1.0]), np.array([1.0, 1.0]), "float32")
+    assert not result.passed and result.mismatched == 1 and result.worst_index == (0,)
+    assert "nan" in result.table
+
+
+def test_report_names_counts_index_and_worst_elements() -> None:
+    ref = np.arange(1.0, 7.0).reshape(2, 3)
+    got = ref.copy()
+    got[1, 2] *= 1 + 1e-6
+    text = compare(got, ref, "float64").summary()
+    assert "Mismatched elements: 1 / 6 (16.7%)" in text
+    assert "Greatest absolute difference: 6e-06 at index (1, 2)" in text
+    assert "Greatest relative difference: 1e-06" in text
+    assert "Greatest difference in ULPs: 6.755e+09" in text
+    rows = text.splitlines()[5:]
+    assert len(rows) == 1 and rows[0].split()[:2] == ["(1,", "2)"]
