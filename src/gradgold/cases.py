@@ -97,6 +97,11 @@ class Case:
         return hashlib.sha256(blob).hexdigest()
 
 
+def valid_name(name: str) -> bool:
+    """Whether ``name`` can name a suite or a case: it becomes a file name, and may not escape."""
+    return bool(_NAME.match(name))
+
+
 # Case files register their cases here while the loader executes them (see ``suite.py``).
 _collector: list[Case] | None = None
 
@@ -154,7 +159,7 @@ def _build(
     source = _source_of(fn)
     cname = str(name or getattr(fn, "__name__", ""))
     where = f"{source}: case {cname!r}"
-    if not _NAME.match(cname):
+    if not valid_name(cname):
         raise CaseError(
             f"{where}: invalid case name; use letters, digits, '_', '.', '-' "
             "(it names the golden file), e.g. name='matrix_norm'"

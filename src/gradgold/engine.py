@@ -9,6 +9,7 @@ never pays for it.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import importlib.util
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import KernelNotFoundError, KernelStartError
+from .errors import KernelHungError, KernelNotFoundError, KernelStartError
 
 __all__ = ["Engine", "EngineInfo", "Outcome", "locate_kernel"]
 
@@ -43,6 +44,7 @@ class EngineInfo:
     name: str
     version: str
     path: str
+    kernels: int = 1
 
 
 @dataclass(frozen=True)
@@ -148,15 +150,40 @@ class Engine:
         return self
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._session is not None:
-            self._session.terminate()
-            self._session = None
+        self.close()
 
-    def evaluate(self, text: str) -> Outcome:
-        """Evaluate WL text; messages are returned, not logged."""
+    def close(self) -> None:
+        """Stop the kernel: ask it to quit, and kill it if it does not (it may be hung)."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        proc = getattr(session.kernel_controller, "kernel_proc", None)
+        # A hung or dead kernel may not quit cleanly: it is killed below.
+        with contextlib.suppress(Exception):
+            session.terminate()
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def evaluate(self, text: str, timeout: float | None = None) -> Outcome:
+        """Evaluate WL text; messages are returned, not logged.
+
+        ``timeout`` bounds the wait on the Python side too: ``TimeConstrained`` inside a program
+        cannot stop a kernel that is stuck outside the evaluator (or dead without closing its
+        socket). A kernel that overruns is then unusable and raises :class:`KernelHungError`.
+        """
+        import concurrent.futures
+
         from wolframclient.language import wl
 
-        wrapped = self._session.evaluate_wrap(wl.ToExpression(text))
+        future = self._session.evaluate_wrap_future(wl.ToExpression(text))
+        try:
+            wrapped = future.result(timeout=timeout)
+        except concurrent.futures.TimeoutError as exc:
+            raise KernelHungError(
+                f"the {self.info.name} kernel gave no answer within {timeout:.0f} s; it was stopped "
+                "and replaced"
+            ) from exc
         messages = tuple(str(m[1]) if isinstance(m, tuple) else str(m) for m in (wrapped.messages or ()))
         return Outcome(result=wrapped.result, messages=messages)
 

@@ -11,11 +11,13 @@ __all__ = [
     "CheckError",
     "EngineError",
     "EvaluationError",
+    "GenerationLockedError",
     "GoldenError",
     "GoldenFormatError",
     "GoldenMissingError",
     "GoldenStaleError",
     "GradgoldError",
+    "KernelHungError",
     "KernelNotFoundError",
     "KernelStartError",
 ]
@@ -57,8 +59,16 @@ class KernelStartError(EngineError):
     """A kernel was found but did not start."""
 
 
+class KernelHungError(EngineError):
+    """A kernel overran its time limit and had to be stopped."""
+
+
 class EvaluationError(EngineError):
     """A case's WL program did not give a certified real result."""
+
+
+class GenerationLockedError(GradgoldError):
+    """Another generator holds the golden directory."""
 
 
 class CheckError(GradgoldError):

@@ -8,12 +8,17 @@ its existing golden, and the other cases go on.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import math
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,13 +26,16 @@ import numpy.typing as npt
 
 from .cases import FORMAT_VERSION, Case, Point
 from .engine import Engine, EngineInfo, locate_kernel
-from .errors import EngineError, EvaluationError, GoldenError
+from .errors import EngineError, EvaluationError, GenerationLockedError, GoldenError, KernelStartError
 from .exact import agreeing_digits, certified_float, round_to_grid
 from .golden import Golden, GridData, read_golden, write_golden
 from .suite import Project, golden_path
 from .wlprogram import DEFAULT_TIMEOUT, build_program
 
-__all__ = ["CaseOutcome", "generate"]
+__all__ = ["CaseOutcome", "generate", "generation_lock"]
+
+#: Seconds a kernel may take beyond a program's own TimeConstrained before it is declared hung.
+_GRACE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,8 @@ class CaseOutcome:
     reason: str = ""
 
 
-Progress = Callable[[str, Case], None]
+#: Called as ``progress(event, case, done, total, eta_seconds)``; event is "start" or "done".
+Progress = Callable[[str, Case, int, int, float | None], None]
 
 
 def generate(
@@ -52,46 +61,163 @@ def generate(
     embedded: bool = False,
     force: bool = False,
     timeout: int = DEFAULT_TIMEOUT,
+    jobs: int = 1,
     progress: Progress | None = None,
 ) -> tuple[list[CaseOutcome], EngineInfo | None]:
-    """Generate the goldens of ``cases``; fresh ones are skipped unless ``force``."""
-    outcomes: list[CaseOutcome] = []
-    todo = []
-    for c in cases:
-        if not force and _is_fresh(project, c):
-            outcomes.append(CaseOutcome(c.id, "skipped"))
-        else:
-            todo.append(c)
-    if not todo:
-        return outcomes, None
-    path, kind = locate_kernel(kernel, embedded)
-    info: EngineInfo | None = None
-    engine: Engine | None = None
-    try:
-        for c in todo:
-            if engine is None:
-                engine = Engine(path, kind).__enter__()
-                info = engine.info
-            if progress is not None:
-                progress("start", c)
-            start = time.perf_counter()
-            try:
-                golden = evaluate_case(engine, c, timeout)
-                written = write_golden(golden_path(project, c.id), golden)
-                status, reason = ("generated" if written else "unchanged"), ""
-            except EvaluationError as exc:
-                status, reason = "failed", str(exc)
-            except EngineError as exc:
-                status, reason = "failed", str(exc)
-                engine.__exit__(None, None, None)
-                engine = None
-            outcomes.append(CaseOutcome(c.id, status, time.perf_counter() - start, reason))
-    finally:
-        if engine is not None:
-            engine.__exit__(None, None, None)
+    """Generate the goldens of ``cases``; fresh ones are skipped unless ``force``.
+
+    With ``jobs > 1`` that many kernels evaluate cases in parallel; each case's program and answer
+    do not depend on which kernel ran it, so the files are byte-identical to a serial run. Only one
+    generator may run on a golden directory at a time.
+    """
+    with generation_lock(project.golden_dir):
+        outcomes: list[CaseOutcome] = []
+        todo = []
+        for c in cases:
+            if not force and _is_fresh(project, c):
+                outcomes.append(CaseOutcome(c.id, "skipped"))
+            else:
+                todo.append(c)
+        info = None
+        if todo:
+            path, kind = locate_kernel(kernel, embedded)
+            tracker = _Tracker(len(todo), progress)
+            generated, info = _run_workers(
+                project, todo, path, kind, timeout, max(1, min(jobs, len(todo))), tracker
+            )
+            outcomes += generated
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
     return outcomes, info
+
+
+class _Tracker:
+    """Counts finished cases and estimates the time left from the mean so far."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+        self.start = time.perf_counter()
+        self.lock = threading.Lock()
+
+    def event(self, event: str, case: Case) -> None:
+        with self.lock:
+            if event == "done":
+                self.done += 1
+            elapsed = time.perf_counter() - self.start
+            eta = elapsed / self.done * (self.total - self.done) if self.done else None
+            if self.progress is not None:
+                self.progress(event, case, self.done, self.total, eta)
+
+
+class _Worker:
+    """One kernel and the cases it evaluates; a kernel that dies or hangs is replaced."""
+
+    def __init__(self, path: str, kind: str, timeout: int) -> None:
+        self.path, self.kind, self.timeout = path, kind, timeout
+        self.engine: Engine | None = None
+        self.info: EngineInfo | None = None
+
+    def start(self) -> Engine:
+        if self.engine is None:
+            self.engine = Engine(self.path, self.kind).__enter__()
+            self.info = self.engine.info
+        return self.engine
+
+    def run(self, project: Project, case: Case) -> CaseOutcome:
+        start = time.perf_counter()
+        try:
+            golden = evaluate_case(self.start(), case, self.timeout)
+            written = write_golden(golden_path(project, case.id), golden)
+            status, reason = ("generated" if written else "unchanged"), ""
+        except EvaluationError as exc:
+            status, reason = "failed", str(exc)
+        except EngineError as exc:
+            status, reason = "failed", str(exc)
+            self.close()
+        return CaseOutcome(case.id, status, time.perf_counter() - start, reason)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+
+
+def _run_workers(
+    project: Project, todo: list[Case], path: str, kind: str, timeout: int, jobs: int, tracker: _Tracker
+) -> tuple[list[CaseOutcome], EngineInfo | None]:
+    """Evaluate ``todo`` on up to ``jobs`` kernels pulling cases from one queue.
+
+    A kernel that cannot start (a licence limit, typically: the free Wolfram Engine allows two)
+    retires its worker and the others go on; only if none starts is that an error.
+    """
+    queue = list(reversed(todo))
+    lock = threading.Lock()
+    outcomes: list[CaseOutcome] = []
+    workers = [_Worker(path, kind, timeout) for _ in range(jobs)]
+    start_errors: list[KernelStartError] = []
+    fatal: list[BaseException] = []
+
+    def serve(worker: _Worker) -> None:
+        try:
+            worker.start()
+        except KernelStartError as exc:
+            start_errors.append(exc)
+            return
+        try:
+            while not fatal:
+                with lock:
+                    if not queue:
+                        return
+                    case = queue.pop()
+                tracker.event("start", case)
+                outcome = worker.run(project, case)
+                with lock:
+                    outcomes.append(outcome)
+                tracker.event("done", case)
+        except BaseException as exc:  # stop every worker, and say why once they stopped
+            fatal.append(exc)
+        finally:
+            worker.close()
+
+    threads = [threading.Thread(target=serve, args=(w,), daemon=True) for w in workers]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    except BaseException:  # Ctrl-C: no kernel may outlive the run
+        fatal.append(KeyboardInterrupt())
+        for w in workers:
+            w.close()
+        raise
+    if fatal:
+        raise fatal[0]
+    started = [w.info for w in workers if w.info is not None]
+    if not started:
+        raise start_errors[0]
+    if queue:  # kernels retired mid-run and the cases left were never evaluated
+        raise KernelStartError(f"{len(queue)} cases were not evaluated: {start_errors[0]}")
+    return outcomes, dataclasses.replace(started[0], kernels=len(started))
+
+
+@contextlib.contextmanager
+def generation_lock(golden_dir: Path) -> Iterator[None]:
+    """Refuse to run two generators on one golden directory at once (the lock dies with its
+    process, so a killed run never leaves a stale lock behind)."""
+    golden_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = golden_dir / ".gradgold.lock"
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise GenerationLockedError(
+                f"{golden_dir}: another `gradgold generate` is running on this golden directory "
+                f"(lock {lock_path}); wait for it to finish, then run again"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _is_fresh(project: Project, case: Case) -> bool:
@@ -99,7 +225,7 @@ def _is_fresh(project: Project, case: Case) -> bool:
     if not path.exists():
         return False
     try:
-        return read_golden(path).fingerprint == case.fingerprint()
+        return read_golden(path, root=project.golden_dir).fingerprint == case.fingerprint()
     except GoldenError:
         return False
 
@@ -128,15 +254,18 @@ def evaluate_case(engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT) ->
     program = build_program(case, unique, timeout)
     where = f"{case.source}: case {case.id}"
     try:
-        outcome = engine.evaluate(program.text)
+        outcome = engine.evaluate(program.text, timeout=timeout + _GRACE_SECONDS)
+    except EngineError:
+        raise
     except Exception as exc:  # a dead or broken kernel: wolframclient raises its own types
         raise EngineError(
             f"{where}: the {engine.info.name} kernel failed ({type(exc).__name__}: {exc})"
         ) from exc
     if outcome.messages:
         raise EvaluationError(
-            f"{where}: the engine issued messages: {' | '.join(outcome.messages)}; fix the wolfram= "
-            "expression, or remove the points where it is not defined"
+            f"{where}: the engine issued messages for wolfram={case.wolfram!r}: "
+            f"{' | '.join(outcome.messages)}; fix the expression, or remove the points where it is "
+            "not defined"
         )
     result = outcome.result
     if _is_symbol(result, "$Aborted"):

@@ -19,19 +19,27 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import re
+import stat
+import struct
 import tempfile
+import tokenize
+import warnings
 import zipfile
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
 
 from .cases import FORMAT_VERSION
 from .errors import GoldenFormatError
+from .exact import GRIDS
 
 __all__ = ["Golden", "GridData", "read_golden", "write_golden"]
 
@@ -119,19 +127,123 @@ def _encode(arrays: Mapping[str, np.ndarray[Any, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def read_golden(path: Path) -> Golden:
+def read_golden(path: Path, root: Path | None = None) -> Golden:
     """Load and validate a golden. Anything unexpected is a :class:`GoldenFormatError` naming the
-    file and the fix; no entry is ever unpickled, and no array larger than its bytes is allocated."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            entries = {_key(path, info): _read_entry(path, zf, info) for info in zf.infolist()}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise GoldenFormatError(f"{path}: not a readable golden file ({exc}); {_regen(path)}") from exc
+    file and the fix.
+
+    Golden files arrive in pull requests from anyone, so this parses hostile input: no entry is
+    ever unpickled, no array is allocated before its declared size has been checked against the
+    bytes actually stored, compressed entries (possible zip bombs) are refused, and with ``root``
+    (the golden directory) a path that resolves outside it, such as a symlink to a FIFO or to a
+    private file, is refused before it is opened.
+    """
+    path = Path(path)
+    with _open_regular(path, root) as f:
+        try:
+            with zipfile.ZipFile(f) as zf:
+                entries: dict[str, np.ndarray[Any, Any]] = {}
+                for key, info in _members(path, zf, os.fstat(f.fileno()).st_size):
+                    entries[key] = _read_entry(path, zf, info)
+                    if key == "format_version":
+                        _check_version(path, entries[key])
+        except _ZIP_ERRORS as exc:
+            raise GoldenFormatError(f"{path}: not a readable golden file ({exc}); {_regen(path)}") from exc
     return _assemble(path, entries)
+
+
+# What the zip layer raises on corrupt input; gradgold's own checks raise GoldenFormatError.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    struct.error,
+    NotImplementedError,
+    OverflowError,
+)
+# What numpy's header parser raises on corrupt headers (its Python 2 repair path tokenizes them).
+_HEADER_ERRORS = (
+    ValueError,
+    TypeError,
+    OverflowError,
+    SyntaxError,
+    RecursionError,
+    MemoryError,
+    tokenize.TokenError,
+    Warning,
+)
+_MAX_FILE_BYTES = 1 << 30
+_MAX_ENTRIES = 100_000
+_MAX_NDIM = 16
+_NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
+_DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_PARAM = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 
 
 def _regen(path: Path) -> str:
     return f"delete it and regenerate it with `gradgold generate --force` (file: {path})"
+
+
+def _open_regular(path: Path, root: Path | None) -> BinaryIO:
+    """Open ``path`` only if it is a regular file (inside ``root`` when given).
+
+    ``O_NONBLOCK`` keeps a FIFO from blocking the open; the type is checked on the open
+    descriptor, so what is read is what was checked.
+    """
+    if root is not None:
+        try:
+            real, base = path.resolve(), Path(root).resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before Python 3.13
+            raise GoldenFormatError(f"{path}: cannot be resolved ({exc}); {_regen(path)}") from exc
+        if not real.is_relative_to(base):
+            raise GoldenFormatError(
+                f"{path}: resolves to {real}, outside the golden directory {base}; a golden must be a "
+                "file inside it (a symlink out of it is refused: a pull request could point it "
+                f"anywhere). Replace the link with the file, e.g. `git rm {path}` then `gradgold generate`"
+            )
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise GoldenFormatError(
+            f"{path}: cannot be opened ({exc.strerror}); check that it exists and is readable, or "
+            f"{_regen(path)}"
+        ) from exc
+    info = os.fstat(fd)
+    problem = ""
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file (a device, FIFO or directory)"
+    elif info.st_size > _MAX_FILE_BYTES:
+        problem = f"is {info.st_size} bytes, more than any golden may be ({_MAX_FILE_BYTES})"
+    if problem:
+        os.close(fd)
+        raise GoldenFormatError(f"{path}: {problem}; {_regen(path)}")
+    return os.fdopen(fd, "rb")
+
+
+def _members(path: Path, zf: zipfile.ZipFile, size: int) -> list[tuple[str, zipfile.ZipInfo]]:
+    """The entries by key, ``format_version`` first, refusing duplicates and forged sizes.
+
+    Entries are stored uncompressed, so together they cannot hold more bytes than the file: a
+    larger total means entries that overlap or lie about their size.
+    """
+    infos = zf.infolist()
+    if len(infos) > _MAX_ENTRIES:
+        raise GoldenFormatError(f"{path}: {len(infos)} entries, more than any golden has; {_regen(path)}")
+    for info in infos:
+        _check_storage(path, info)
+    declared = sum(i.file_size for i in infos)
+    if declared > size:
+        raise GoldenFormatError(
+            f"{path}: its entries declare {declared} bytes, more than the file's {size}: entries "
+            f"overlap or lie about their size; {_regen(path)}"
+        )
+    keyed = [(_key(path, i), i) for i in infos]
+    counts = Counter(k for k, _ in keyed)
+    twice = sorted(k for k, n in counts.items() if n > 1)
+    if twice:
+        raise GoldenFormatError(f"{path}: entries {twice[:5]} appear more than once; {_regen(path)}")
+    return sorted(keyed, key=lambda item: item[0] != "format_version")
 
 
 def _key(path: Path, info: zipfile.ZipInfo) -> str:
@@ -141,49 +253,97 @@ def _key(path: Path, info: zipfile.ZipInfo) -> str:
 
 
 def _read_entry(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray[Any, Any]:
-    """One ``.npy`` entry, its header checked before any data is read."""
-    if info.file_size > _MAX_ENTRY_BYTES:
-        raise GoldenFormatError(f"{path}: entry {info.filename!r} is {info.file_size} bytes; {_regen(path)}")
-    raw = zf.read(info)
-    f = io.BytesIO(raw)
+    """One ``.npy`` entry: its storage and header are checked before its data is read, and the
+    data must be exactly as long as the header's shape and dtype say."""
+    name = info.filename
+    with zf.open(info) as member:
+        head = member.read(min(info.file_size, _NPY_PREFIX))
+        shape, fortran, dtype, offset = _header(path, name, head)
+        count = math.prod(shape)
+        if offset + count * dtype.itemsize != info.file_size:
+            raise GoldenFormatError(
+                f"{path}: entry {name!r} declares shape {shape} of {dtype} but holds "
+                f"{info.file_size - offset} bytes of data; {_regen(path)}"
+            )
+        data = head[offset:] + member.read(info.file_size - len(head))
+    if len(data) != count * dtype.itemsize:
+        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
     try:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-        else:
-            raise ValueError(f"npy version {version}")
+        arr = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
     except ValueError as exc:
         raise GoldenFormatError(
-            f"{path}: entry {info.filename!r} is not a valid array ({exc}); {_regen(path)}"
+            f"{path}: entry {name!r} has an impossible shape {shape}; {_regen(path)}"
         ) from exc
-    if dtype.hasobject or dtype.kind not in "biufU":
+    if dtype.kind == "U":
+        _check_code_points(path, name, arr)
+    return arr.copy()
+
+
+def _check_storage(path: Path, info: zipfile.ZipInfo) -> None:
+    """gradgold writes every entry stored and unencrypted; anything else was not written by it."""
+    name = info.filename
+    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
         raise GoldenFormatError(
-            f"{path}: entry {info.filename!r} has dtype {dtype}, which a golden never holds "
+            f"{path}: entry {name!r} is compressed (method {info.compress_type}); gradgold writes "
+            f"goldens uncompressed and refuses compressed entries, which could be zip bombs; {_regen(path)}"
+        )
+    if info.flag_bits & 0x1:
+        raise GoldenFormatError(f"{path}: entry {name!r} is encrypted; {_regen(path)}")
+    if info.file_size > _MAX_ENTRY_BYTES:
+        raise GoldenFormatError(f"{path}: entry {name!r} is {info.file_size} bytes; {_regen(path)}")
+
+
+def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """Shape, Fortran order, dtype and data offset of a ``.npy`` entry of version 1.0 (the only
+    version the writer produces), refusing dtypes a golden never holds and impossible shapes."""
+    f = io.BytesIO(head)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # numpy warns, then repairs, Python 2 headers
+            version = np.lib.format.read_magic(f)
+            if version != (1, 0):
+                raise ValueError(f".npy version {version}, where gradgold writes 1.0")
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    except _HEADER_ERRORS as exc:
+        raise GoldenFormatError(
+            f"{path}: entry {name!r} is not a valid array ({type(exc).__name__}: {str(exc)[:200]}); "
+            f"{_regen(path)}"
+        ) from exc
+    if dtype.hasobject or dtype.kind not in "biufU" or dtype.itemsize == 0:
+        raise GoldenFormatError(
+            f"{path}: entry {name!r} has dtype {dtype}, which a golden never holds "
             f"(object arrays would need unpickling, which gradgold refuses); {_regen(path)}"
         )
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
-    if count * dtype.itemsize != len(raw) - f.tell():
+    if len(shape) > _MAX_NDIM or any(d < 0 or d > _MAX_ENTRY_BYTES for d in shape):
         raise GoldenFormatError(
-            f"{path}: entry {info.filename!r} declares shape {shape} but holds "
-            f"{len(raw) - f.tell()} bytes of data; {_regen(path)}"
+            f"{path}: entry {name!r} declares an impossible shape {shape}; {_regen(path)}"
         )
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=f.tell())
-    return arr.reshape(shape, order="F" if fortran else "C").copy()
+    return tuple(shape), bool(fortran), dtype, f.tell()
 
 
-def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
-    """Check the entries against the metadata and build the in-memory golden."""
-    version = entries.pop("format_version", None)
-    if version is None or version.shape != () or version.dtype.kind not in "iu":
-        raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
+def _check_code_points(path: Path, name: str, arr: np.ndarray[Any, Any]) -> None:
+    """numpy builds Python strings from any 32-bit code units; refuse those that are not text."""
+    units = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("="))).reshape(-1).view(np.uint32)
+    if np.any((units > 0x10FFFF) | ((units >= 0xD800) & (units <= 0xDFFF))):
+        raise GoldenFormatError(f"{path}: entry {name!r} holds invalid unicode code points; {_regen(path)}")
+
+
+def _check_version(path: Path, version: np.ndarray[Any, Any]) -> None:
+    """Checked first, so that a file from a newer gradgold reports its version, not a diff."""
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise GoldenFormatError(f"{path}: format_version is not an integer scalar; {_regen(path)}")
     if int(version) != FORMAT_VERSION:
         raise GoldenFormatError(
             f"{path}: golden format version {int(version)} is not the one this gradgold reads "
             f"({FORMAT_VERSION}); upgrade gradgold if the file is newer, else regenerate it with "
             "`gradgold generate --force`"
         )
+
+
+def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
+    """Check the entries against the metadata and build the in-memory golden."""
+    if entries.pop("format_version", None) is None:
+        raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
     meta = _metadata(path, entries.pop("metadata", None))
     grids = {g: _grid(path, meta, g, entries) for g in meta["grids"]}
     if entries:
@@ -209,25 +369,70 @@ def _metadata(path: Path, arr: np.ndarray[Any, Any] | None) -> dict[str, Any]:
     if arr is None or arr.shape != () or arr.dtype.kind != "U":
         raise GoldenFormatError(f"{path}: no metadata entry; {_regen(path)}")
     try:
-        meta = json.loads(str(arr))
-    except json.JSONDecodeError as exc:
-        raise GoldenFormatError(f"{path}: metadata is not JSON ({exc}); {_regen(path)}") from exc
+        meta = json.loads(str(arr), parse_constant=_no_constant)
+    except (ValueError, RecursionError) as exc:
+        raise GoldenFormatError(f"{path}: metadata is not JSON ({str(exc)[:200]}); {_regen(path)}") from exc
     missing = [k for k in _META_KEYS if not isinstance(meta, dict) or k not in meta]
     if missing:
         raise GoldenFormatError(f"{path}: metadata lacks {missing}; {_regen(path)}")
+    problem = _metadata_problem(meta)
+    if problem:
+        raise GoldenFormatError(f"{path}: malformed metadata: {problem}; {_regen(path)}")
     return dict(meta)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} where a number is expected")
+
+
+def _is_int(x: Any, low: int = 0) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and low <= x <= _MAX_ENTRY_BYTES
+
+
+def _is_shape(x: Any) -> bool:
+    return isinstance(x, list) and len(x) <= _MAX_NDIM and all(_is_int(d) for d in x)
+
+
+def _metadata_problem(meta: Mapping[str, Any]) -> str:
+    """What is wrong with the metadata's types, or ""; the grids and entries rely on them."""
+    strings = [k for k in ("id", "wolfram", "program", "fingerprint") if not isinstance(meta[k], str)]
+    if strings:
+        return f"{strings} must be strings"
+    engine = meta["engine"]
+    if not isinstance(engine, dict) or not all(isinstance(engine.get(k), str) for k in ("name", "version")):
+        return "engine must be {'name': str, 'version': str}"
+    for k in ("precision", "n_points", *(["min_digits"] if "min_digits" in meta else [])):
+        if not _is_int(meta[k], low=1):
+            return f"{k}={meta[k]!r} is not a positive integer"
+    params = meta["params"]
+    if not isinstance(params, list) or not all(
+        isinstance(p, list)
+        and len(p) == 2
+        and isinstance(p[0], str)
+        and _PARAM.match(p[0])
+        and _is_shape(p[1])
+        for p in params
+    ):
+        return f"params={params!r:.200} is not a list of [name, shape]"
+    if len({p[0] for p in params}) != len(params):
+        return "params repeats a name"
+    if not _is_shape(meta["out_shape"]):
+        return f"out_shape={meta['out_shape']!r:.200} is not a shape"
+    grids = meta["grids"]
+    if not isinstance(grids, list) or "float64" not in grids or len(set(grids)) != len(grids):
+        return f"grids={grids!r:.200} must list float64 and each grid once"
+    if not all(g in GRIDS for g in grids):
+        return f"grids={grids!r:.200} names a grid other than {sorted(GRIDS)}"
+    return ""
 
 
 def _grid(
     path: Path, meta: Mapping[str, Any], grid: str, entries: dict[str, np.ndarray[Any, Any]]
 ) -> GridData:
-    """Pop one grid's entries, checking presence, dtype and shape of each."""
-    try:
-        params = {str(p): tuple(int(d) for d in s) for p, s in meta["params"]}
-        out_shape = tuple(int(d) for d in meta["out_shape"])
-        n = int(meta["n_points"])
-    except (TypeError, ValueError) as exc:
-        raise GoldenFormatError(f"{path}: malformed metadata ({exc}); {_regen(path)}") from exc
+    """Pop one grid's entries, checking presence, dtype, shape and content of each."""
+    params = {str(p): tuple(s) for p, s in meta["params"]}
+    out_shape = tuple(meta["out_shape"])
+    n = int(meta["n_points"])
     quantities = {"value": out_shape} | {f"grad/{p}": out_shape + s for p, s in params.items()}
 
     def take(key: str, kind: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
@@ -239,8 +444,9 @@ def _grid(
                 f"{path}: entry {grid}/{key} has dtype {arr.dtype} and shape {arr.shape}, expected "
                 f"kind {kind!r} and shape {(n, *shape)}; {_regen(path)}"
             )
-        if kind == "f" and not np.all(np.isfinite(arr)):
-            raise GoldenFormatError(f"{path}: entry {grid}/{key} holds NaN or infinity; {_regen(path)}")
+        problem = _content_problem(arr)
+        if problem:
+            raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
 
     return GridData(
@@ -249,6 +455,19 @@ def _grid(
         digits={q: take(f"digits/{q}", "U", s) for q, s in quantities.items()},
         certified={q: take(f"certified/{q}", "i", s).astype(np.int16) for q, s in quantities.items()},
     )
+
+
+def _content_problem(arr: np.ndarray[Any, Any]) -> str:
+    """Numbers must be finite, digit strings decimal numbers, certified counts 0..32767."""
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        return "holds NaN or infinity"
+    if arr.dtype.kind == "i" and arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int16).max):
+        return "holds a certified digit count outside 0..32767"
+    if arr.dtype.kind == "U":
+        bad = [i for i, s in enumerate(arr.reshape(-1).tolist()) if not _DIGITS.match(s)]
+        if bad:
+            return f"holds {arr.reshape(-1).tolist()[bad[0]]!r:.80} where a decimal number is expected"
+    return ""
 
 
 def quantities(params: Iterable[str]) -> list[str]:

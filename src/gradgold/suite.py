@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cases import Case, collecting
+from .cases import Case, collecting, valid_name
 from .errors import CaseError, GoldenError, GoldenMissingError, GoldenStaleError
 from .golden import Golden, read_golden
 
@@ -93,6 +93,11 @@ def load_cases(project: Project) -> list[Case]:
 def _load_file(path: Path) -> list[Case]:
     """Execute one case file and collect the cases it declares (in loops too)."""
     suite = path.stem
+    if not valid_name(suite):
+        raise CaseError(
+            f"{path}: {suite!r} cannot name a suite (its goldens would go to golden/{suite}/); rename the "
+            "file with letters, digits, '_', '.', '-', starting with a letter or digit"
+        )
     module_name = f"gradgold_cases.{suite}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
@@ -141,7 +146,7 @@ def golden_status(project: Project, case: Case) -> str:
     if not path.exists():
         return "missing"
     try:
-        golden = read_golden(path)
+        golden = read_golden(path, root=project.golden_dir)
     except GoldenError:
         return "unreadable"
     return "fresh" if golden.fingerprint == case.fingerprint() else "stale"
@@ -168,7 +173,7 @@ def fresh_golden(project: Project, case: Case) -> Golden:
     fix = f"run `gradgold generate {case.id}` (or `make golden`) and commit {shown}"
     if not path.exists():
         raise GoldenMissingError(f"{case.id}: golden file {path} is missing; {fix}")
-    golden = read_golden(path)
+    golden = read_golden(path, root=project.golden_dir)
     if golden.fingerprint != case.fingerprint():
         raise GoldenStaleError(
             f"{case.id}: golden {path} is stale: the case's expression, points or settings changed "

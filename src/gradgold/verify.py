@@ -1,0 +1,299 @@
+"""Verify committed goldens: offline (internal consistency, no engine) and by recomputation.
+
+A golden is data that CI believes and that anyone can change in a pull request, so gradgold
+checks what it can without trusting the generator: each stored float64 must be the correct
+rounding of its stored digits, the certified digits must meet the case's ``min_digits``, the
+fingerprint must be the case's, and the inputs must be the case's points (rounded to each grid).
+``reverify`` goes further and recomputes the digits with an engine, typically a different one
+from the engine that wrote the golden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .cases import Case
+from .engine import Engine, EngineInfo, locate_kernel
+from .errors import EngineError, EvaluationError, GoldenError
+from .exact import agreeing_digits, certified_float, round_to_grid
+from .generate import evaluate_case
+from .golden import Golden, GridData, quantities, read_golden
+from .suite import Project, golden_path
+from .wlprogram import DEFAULT_TIMEOUT
+
+__all__ = ["Agreement", "Finding", "agreements", "reverify", "verify_case", "verify_offline"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One inconsistency in a golden. ``check`` names the rule broken (``missing``, ``unreadable``,
+    ``metadata``, ``fingerprint``, ``inputs``, ``digits``, ``certified``, ``rounding``); ``index``
+    is the first offending element (point first) and ``count`` how many elements break it."""
+
+    case_id: str
+    path: Path
+    check: str
+    message: str
+    grid: str = ""
+    quantity: str = ""
+    index: tuple[int, ...] = ()
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """Digits on which a committed quantity and its recomputation agree (the least over its
+    elements, at ``index``), or why it could not be recomputed (``error``)."""
+
+    case_id: str
+    grid: str
+    quantity: str
+    digits: int
+    required: int
+    index: tuple[int, ...] = ()
+    error: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return not self.error and self.digits >= self.required
+
+    @property
+    def message(self) -> str:
+        if self.error:
+            return f"{self.case_id}: {self.error}"
+        where = f"{self.case_id} [{self.grid}], {self.quantity}, index {self.index}"
+        if self.passed:
+            return f"{where}: {self.digits} digits agree"
+        return (
+            f"{where}: the committed and recomputed digits agree on only {self.digits} digits, below "
+            f"min_digits={self.required}; one engine is wrong here: compare `gradgold show "
+            f"{self.case_id}` with a third engine (or mpmath) before regenerating"
+        )
+
+
+def verify_offline(project: Project, cases: Sequence[Case]) -> dict[str, list[Finding]]:
+    """Findings per case id (an empty list: the golden is consistent)."""
+    return {c.id: verify_case(project, c) for c in cases}
+
+
+def verify_case(project: Project, case: Case) -> list[Finding]:
+    """Every inconsistency of one case's committed golden, without any engine."""
+    path = golden_path(project, case.id)
+    if not path.exists():
+        fix = f"run `gradgold generate {case.id}` and commit {path}"
+        return [Finding(case.id, path, "missing", f"{path}: case {case.id}: no golden; {fix}")]
+    try:
+        golden = read_golden(path, root=project.golden_dir)
+    except GoldenError as exc:
+        return [Finding(case.id, path, "unreadable", f"{exc} (case {case.id})")]
+    found = _metadata_findings(case, path, golden)
+    if found:  # the grids' layout comes from the metadata: nothing below is meaningful
+        return found
+    for grid, data in golden.grids.items():
+        found += _input_findings(case, path, grid, data)
+        for q in quantities(case.params):
+            found += _number_findings(case, path, grid, q, data)
+    return found
+
+
+def _fix_regen(case: Case, path: Path) -> str:
+    return (
+        f"restore the committed file (`git checkout -- {path}`) or regenerate it with "
+        f"`gradgold generate --force {case.id}` and review the diff"
+    )
+
+
+def _metadata_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
+    """The golden must have been generated for this case as it is now."""
+    meta = golden.meta
+    if golden.fingerprint != case.fingerprint():
+        msg = (
+            f"{path}: case {case.id}: fingerprint {golden.fingerprint[:12]}... is not the case's "
+            f"{case.fingerprint()[:12]}...: the case changed since generation; run `gradgold generate "
+            f"{case.id}` and commit the result"
+        )
+        return [Finding(case.id, path, "fingerprint", msg)]
+    expected = {
+        "id": case.id,
+        "wolfram": case.wolfram,
+        "precision": case.precision,
+        "min_digits": case.min_digits,
+        "params": [[p, list(case.shapes[p])] for p in case.params],
+        "grids": list(case.grids()),
+        "n_points": len(case.points),
+    }
+    wrong = [k for k, v in expected.items() if meta.get(k) != v]
+    if not wrong:
+        return []
+    shown = ", ".join(f"{k}={meta.get(k)!r:.60} (case: {expected[k]!r:.60})" for k in wrong)
+    msg = f"{path}: case {case.id}: metadata disagrees with the case: {shown}; {_fix_regen(case, path)}"
+    return [Finding(case.id, path, "metadata", msg)]
+
+
+def _input_findings(case: Case, path: Path, grid: str, data: GridData) -> list[Finding]:
+    """Each grid's inputs must be the case's points rounded to that grid, bit for bit (the
+    metadata check has already matched their shapes)."""
+    found = []
+    for p in case.params:
+        want = np.stack([round_to_grid(pt[p], grid) for pt in case.points])
+        got = np.ascontiguousarray(data.inputs[p])
+        bad = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
+        if len(bad):
+            index = tuple(int(i) for i in bad[0])
+            msg = (
+                f"{path}: case {case.id}, grid {grid}, input {p}, index {index}: the golden's input is "
+                f"{float(got[index])!r} where the case's point rounded to {grid} is {float(want[index])!r} "
+                f"({len(bad)} of {got.size} inputs differ): the references were computed elsewhere "
+                f"than the case's points; {_fix_regen(case, path)}"
+            )
+            found.append(Finding(case.id, path, "inputs", msg, grid, f"input/{p}", index, len(bad)))
+    return found
+
+
+Rule = Callable[[str, int, float], str]
+
+
+def _number_findings(case: Case, path: Path, grid: str, q: str, data: GridData) -> list[Finding]:
+    """Digits parse, certify at least ``min_digits``, and decide the stored float64."""
+    digits, certified, numbers = data.digits[q], data.certified[q], data.numbers[q]
+    rules: dict[str, Rule] = {
+        "digits": lambda d, n, x: "" if _decimal(d) is not None else f"digit string {d!r} is not a number",
+        "certified": lambda d, n, x: _certified_problem(case, n),
+        "rounding": lambda d, n, x: _rounding_problem(d, n, x),
+    }
+    found = []
+    for check, rule in rules.items():
+        bad = [(i, p) for i, d, n, x in _elements(digits, certified, numbers) if (p := rule(d, n, x))]
+        if bad:
+            index, problem = bad[0]
+            msg = (
+                f"{path}: case {case.id}, grid {grid}, quantity {q}, index {index}: {problem} "
+                f"({len(bad)} of {digits.size} numbers); {_fix(check, case, path)}"
+            )
+            found.append(Finding(case.id, path, check, msg, grid, q, index, len(bad)))
+            if check == "digits":
+                break  # the other rules need the digits
+    return found
+
+
+def _fix(check: str, case: Case, path: Path) -> str:
+    if check == "certified":
+        return (
+            "the golden is not precise enough for the case: regenerate it with `gradgold generate "
+            f"--force {case.id}`, raising precision= on the case or using a real Wolfram kernel"
+        )
+    return _fix_regen(case, path)
+
+
+def _elements(
+    digits: npt.NDArray[np.str_], certified: npt.NDArray[np.int16], numbers: npt.NDArray[np.float64]
+) -> Iterator[tuple[tuple[int, ...], str, int, float]]:
+    for index in np.ndindex(digits.shape):
+        yield tuple(int(i) for i in index), str(digits[index]), int(certified[index]), float(numbers[index])
+
+
+def _decimal(text: str) -> Decimal | None:
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return None
+    return d if d.is_finite() else None
+
+
+def _certified_problem(case: Case, n: int) -> str:
+    if n < case.min_digits:
+        return f"only {n} digits certified, below the case's min_digits={case.min_digits}"
+    if n > case.precision:
+        return f"{n} digits certified, more than the working precision {case.precision} can give"
+    return ""
+
+
+def _rounding_problem(text: str, n: int, stored: float) -> str:
+    """The stored float64 must be the one both ends of the digits' error interval round to."""
+    d = _decimal(text)
+    if d is None:
+        return ""
+    want = certified_float(d, n)
+    if want is None:
+        return f"the digits {text!r} with {n} certified do not decide a float64, yet {stored!r} is stored"
+    if want != stored or np.signbit(want) != np.signbit(stored):
+        return f"stored float64 {stored!r} is not the correct rounding of the digits {text!r} ({want!r})"
+    return ""
+
+
+def reverify(
+    project: Project,
+    cases: Sequence[Case],
+    kernel: str | None = None,
+    embedded: bool = False,
+    timeout: int = DEFAULT_TIMEOUT,
+) -> tuple[list[Agreement], EngineInfo | None]:
+    """Recompute ``cases`` with an engine; digits of agreement per case, grid and quantity, and
+    the engine's :class:`~gradgold.engine.EngineInfo`. Golden files are never written."""
+    path, kind = locate_kernel(kernel, embedded)
+    out: list[Agreement] = []
+    engine: Engine | None = None
+    info: EngineInfo | None = None
+    try:
+        for c in cases:
+            committed = _committed(project, c)
+            if isinstance(committed, str):
+                out.append(Agreement(c.id, "", "", 0, c.min_digits, error=committed))
+                continue
+            if engine is None:
+                engine = Engine(path, kind).__enter__()
+                info = engine.info
+            try:
+                fresh = evaluate_case(engine, c, timeout)
+            except EvaluationError as exc:
+                out.append(Agreement(c.id, "", "", 0, c.min_digits, error=str(exc)))
+                continue
+            except EngineError as exc:
+                out.append(Agreement(c.id, "", "", 0, c.min_digits, error=str(exc)))
+                engine.__exit__(None, None, None)
+                engine = None
+                continue
+            out += agreements(c, committed, fresh)
+    finally:
+        if engine is not None:
+            engine.__exit__(None, None, None)
+    return out, info
+
+
+def _committed(project: Project, case: Case) -> Golden | str:
+    """The committed golden, or why it cannot be re-verified."""
+    path = golden_path(project, case.id)
+    if not path.exists():
+        return f"no golden at {path}; run `gradgold generate {case.id}`"
+    try:
+        golden = read_golden(path, root=project.golden_dir)
+    except GoldenError as exc:
+        return str(exc)
+    if golden.fingerprint != case.fingerprint():
+        return f"golden {path} is stale (the case changed); run `gradgold generate {case.id}` first"
+    return golden
+
+
+def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
+    """Least digits of agreement per grid and quantity between two goldens of ``case``."""
+    out = []
+    for grid, data in committed.grids.items():
+        for q in quantities(case.params):
+            ours, theirs = data.digits[q], fresh.grids[grid].digits[q]
+            scores = [(_agree(ours[i], theirs[i], case.precision), i) for i in np.ndindex(ours.shape)]
+            worst, index = min(scores, key=lambda s: s[0])
+            at = tuple(int(i) for i in index)
+            out.append(Agreement(case.id, grid, q, worst, case.min_digits, at))
+    return out
+
+
+def _agree(ours: Any, theirs: Any, cap: int) -> int:
+    a, b = _decimal(str(ours)), _decimal(str(theirs))
+    return 0 if a is None or b is None else agreeing_digits(a, b, cap)
