@@ -161,9 +161,12 @@ class Engine:
         # A hung or dead kernel may not quit cleanly: it is killed below.
         with contextlib.suppress(Exception):
             session.terminate()
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:  # reap it, or Python warns that it is still running
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
 
     def evaluate(self, text: str, timeout: float | None = None) -> Outcome:
         """Evaluate WL text; messages are returned, not logged.
