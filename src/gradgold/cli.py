@@ -6,8 +6,12 @@ errors, invalid cases or goldens, stale or missing goldens.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -68,6 +72,16 @@ def main() -> None:
     show_default=True,
     help="Seconds one case may take.",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Kernels evaluating in parallel (default: the number of cores; 2 for a Wolfram kernel, the "
+    "free Wolfram Engine's licence limit). Results are byte-identical to a serial run.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
 @golden_dir_option
 def generate(
     ids: Sequence[str],
@@ -75,10 +89,18 @@ def generate(
     embedded: bool,
     force: bool,
     timeout: int,
+    jobs: int | None,
+    quiet: bool,
+    as_json: bool,
     golden_dir: str | None,
 ) -> None:
-    """Evaluate cases in one Wolfram Language session and write their goldens."""
+    """Evaluate cases with a Wolfram Language engine and write their goldens."""
     from .generate import generate as run
+
+    def progress(event: str, case: Any, done: int, total: int, eta: float | None) -> None:
+        if event == "start" and not (quiet or as_json):
+            left = f", about {eta:.0f} s left" if eta is not None else ""
+            click.echo(f"[{done}/{total}] evaluating {case.id}{left}", err=True)
 
     try:
         project = _project(golden_dir)
@@ -90,24 +112,53 @@ def generate(
             embedded=embedded,
             force=force,
             timeout=timeout,
-            progress=lambda _, c: click.echo(f"  evaluating {c.id} ...", err=True),
+            jobs=jobs or _default_jobs(kernel, embedded),
+            progress=progress,
         )
     except GradgoldError as exc:
         _fail(str(exc))
+    counts = {
+        s: sum(o.status == s for o in outcomes) for s in ("generated", "unchanged", "skipped", "failed")
+    }
+    if as_json:
+        doc = {
+            "engine": dataclasses.asdict(info) if info else None,
+            "cases": [dataclasses.asdict(o) for o in outcomes],
+            "counts": counts,
+        }
+        click.echo(json.dumps(doc, indent=1))
+    else:
+        _print_generation(outcomes, info, jobs, quiet)
+        click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
+    sys.exit(EXIT_MISMATCH if counts["failed"] else EXIT_OK)
+
+
+def _default_jobs(kernel: str | None, embedded: bool) -> int:
+    from .engine import locate_kernel
+
+    cores = os.cpu_count() or 1
+    try:
+        _, kind = locate_kernel(kernel, embedded)
+    except GradgoldError:
+        return 1  # generate() reports the real problem
+    return cores if kind == "embedded" else min(2, cores)
+
+
+def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quiet: bool) -> None:
+    """The closing table: one line per case with its time, and the reason of each failure."""
     if info is not None:
-        click.echo(f"engine: {info.name}, {info.version} ({info.path})")
+        click.echo(f"engine: {info.name}, {info.version} ({info.path}); {info.kernels} kernel(s)")
+        if jobs and info.kernels < jobs:
+            click.echo(f"note: {jobs} kernels asked for, {info.kernels} started (licence limit?)")
     for o in outcomes:
+        if quiet and o.status != "failed":
+            continue
         line = f"{o.status:>9}  {o.case_id}"
         if o.seconds:
             line += f"  ({o.seconds:.1f} s)"
         click.echo(line)
         if o.reason:
             click.echo(f"           {o.reason}")
-    counts = {
-        s: sum(o.status == s for o in outcomes) for s in ("generated", "unchanged", "skipped", "failed")
-    }
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
-    sys.exit(EXIT_MISMATCH if counts["failed"] else EXIT_OK)
 
 
 @main.command()
@@ -125,16 +176,33 @@ def generate(
     is_flag=True,
     help="Print one JSON record per case, dtype, point and quantity.",
 )
+@click.option(
+    "--junit-xml",
+    "junit_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write a JUnit XML report to this path (mismatches are failures; missing or stale "
+    "goldens are errors).",
+)
 @golden_dir_option
-def check(ids: Sequence[str], dtypes: Sequence[str], as_json: bool, golden_dir: str | None) -> None:
-    """Run each case's torch function at its golden's points and compare."""
+def check(
+    ids: Sequence[str], dtypes: Sequence[str], as_json: bool, junit_path: str | None, golden_dir: str | None
+) -> None:
+    """Run each case's torch function at its golden's points and compare.
+
+    Exit status: 0 all passed; 1 some check found a mismatch; 2 usage error, invalid case, or a
+    golden that is missing, stale or unreadable (fix: `gradgold generate IDS`).
+    """
     from .check import run_checks
 
     try:
         project = _project(golden_dir)
+        start = time.perf_counter()
         checks = run_checks(project, select(load_cases(project), ids), dtypes or None)
     except GradgoldError as exc:
         _fail(str(exc))
+    if junit_path is not None:
+        _write_junit(Path(junit_path), checks, time.perf_counter() - start)
     problems = [c for c in checks if c.problem]
     if as_json:
         for c in checks:
@@ -160,18 +228,47 @@ def check(ids: Sequence[str], dtypes: Sequence[str], as_json: bool, golden_dir: 
 
 
 @main.command(name="list")
+@click.option(
+    "--check",
+    "check_",
+    is_flag=True,
+    help="Show only goldens that need attention, and exit 2 if any is stale, missing, unreadable or "
+    "orphaned (for pre-commit and CI).",
+)
 @golden_dir_option
-def list_(golden_dir: str | None) -> None:
+def list_(check_: bool, golden_dir: str | None) -> None:
     """Every case with the status of its golden (fresh / stale / missing), and orphan goldens."""
     try:
         project = _project(golden_dir)
         cases = load_cases(project)
     except GradgoldError as exc:
         _fail(str(exc))
-    for c in cases:
-        click.echo(f"{golden_status(project, c):<10} {c.id}")
-    for gid in orphans(project, cases):
+    statuses = [(golden_status(project, c), c.id) for c in cases]
+    for status, cid in statuses:
+        if not check_ or status != "fresh":
+            click.echo(f"{status:<10} {cid}")
+    found = orphans(project, cases)
+    for gid in found:
         click.echo(f"{'orphan':<10} {gid}  (no case defines it; delete {golden_path(project, gid)})")
+    if check_:
+        _list_verdict([s for s, _ in statuses], len(found))
+
+
+def _list_verdict(statuses: Sequence[str], n_orphans: int) -> None:
+    """``list --check``: one line saying what needs doing, and the exit status."""
+    counts = {s: statuses.count(s) for s in ("stale", "missing", "unreadable") if s in statuses}
+    if n_orphans:
+        counts["orphan"] = n_orphans
+    if not counts:
+        click.echo(f"all {len(statuses)} goldens are fresh")
+        return
+    fixes = []
+    if set(counts) - {"orphan"}:
+        fixes.append("`gradgold generate` (or `make golden`) regenerates stale, missing and unreadable ones")
+    if n_orphans:
+        fixes.append("`gradgold prune` deletes orphans")
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    _fail(f"goldens need attention ({summary}): {'; '.join(fixes)}, then commit golden/")
 
 
 @main.command()
@@ -188,7 +285,7 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
         if not path.exists():
             select(load_cases(project), [case_id])  # an unknown id gets its "did you mean"
             _fail(f"{case_id}: no golden at {path}; run `gradgold generate {case_id}`")
-        golden = read_golden(path)
+        golden = read_golden(path, root=project.golden_dir)
     except GradgoldError as exc:
         _fail(str(exc))
     doc = _golden_doc(golden)
@@ -231,6 +328,146 @@ def _golden_doc(golden: Any) -> dict[str, Any]:
         "grids": grids,
         "program": meta["program"],
     }
+
+
+def _write_junit(path: Path, checks: Sequence[Any], seconds: float) -> None:
+    from .artifacts import junit_xml
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(junit_xml(checks, seconds))
+    except OSError as exc:
+        _fail(f"cannot write the JUnit report to {path} ({exc}); give a writable --junit-xml path")
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="List the orphans without deleting anything.")
+@golden_dir_option
+def prune(dry_run: bool, golden_dir: str | None) -> None:
+    """Delete orphan goldens: golden files whose case no longer exists.
+
+    Every case file must load first: a broken case file would make its goldens look orphaned.
+    """
+    try:
+        project = _project(golden_dir)
+        found = orphans(project, load_cases(project))
+    except GradgoldError as exc:
+        _fail(f"{exc}; nothing was pruned")
+    for gid in found:
+        path = golden_path(project, gid)
+        shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+        if not dry_run:
+            path.unlink()
+            if not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        click.echo(f"{'would delete' if dry_run else 'deleted'} {shown}  (no case defines {gid})")
+    if not found:
+        click.echo("no orphan goldens")
+    elif dry_run:
+        click.echo(f"{len(found)} orphan golden(s) would be deleted; run `gradgold prune` to delete them")
+    else:
+        click.echo(f"{len(found)} orphan golden(s) deleted; commit the deletion")
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--rev",
+    "revs",
+    multiple=True,
+    metavar="REV",
+    help="Compare the goldens of git revision REV with the working tree; given twice, compare "
+    "REV1 with REV2. Without --rev, regenerate IDS into a temporary directory and compare.",
+)
+@click.option("--embedded", is_flag=True, help="Regenerate with the embedded engine (Mathics3).")
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when some numbers changed (like `git diff --exit-code`)."
+)
+@golden_dir_option
+def diff(
+    ids: Sequence[str], revs: Sequence[str], embedded: bool, exit_code: bool, golden_dir: str | None
+) -> None:
+    """Show how goldens change, per case and quantity: unchanged, metadata only, or numbers changed
+    (max relative change, ULPs, agreeing digits). What a reviewer reads on a pull request."""
+    from . import review
+
+    if len(revs) > 2:
+        _fail("--rev takes one revision (compared with the working tree) or two; e.g. --rev origin/main")
+    try:
+        project = _project(golden_dir)
+        with contextlib.ExitStack() as stack:
+            if revs:
+                old = stack.enter_context(review.at_revision(project, revs[0]))
+                new = stack.enter_context(review.at_revision(project, revs[1])) if len(revs) == 2 else None
+                new_dir = new or project.golden_dir
+                every = sorted(set(review.golden_ids(old)) | set(review.golden_ids(new_dir)))
+                chosen = _filter_ids(every, ids)
+                diffs = review.diff_dirs(chosen, old, new_dir)
+            else:
+                cases = select(load_cases(project), ids)
+                new_dir = stack.enter_context(review.regenerated(project, cases, embedded=embedded))
+                diffs = review.diff_dirs([c.id for c in cases], project.golden_dir, new_dir)
+    except GradgoldError as exc:
+        _fail(str(exc))
+    for line in review.format_diff(diffs):
+        click.echo(line)
+    changed = any(d.status not in ("unchanged", "metadata only") for d in diffs)
+    sys.exit(EXIT_MISMATCH if exit_code and changed else EXIT_OK)
+
+
+def _filter_ids(every: Sequence[str], ids: Sequence[str]) -> list[str]:
+    """Golden ids matching ``ids`` (``suite/case`` or ``suite``); all of them when none is given."""
+    if not ids:
+        return list(every)
+    wanted = {i.removesuffix(".npz").removesuffix(".py").strip("/") for i in ids}
+    return [g for g in every if g in wanted or g.split("/")[0] in wanted]
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option(
+    "--kernel",
+    "kernel",
+    default=None,
+    help="Recompute with this WolframKernel (default: $WOLFRAM_KERNEL, standard locations, then embedded).",
+)
+@click.option("--embedded", is_flag=True, help="Recompute with the embedded engine (Mathics3).")
+@click.option(
+    "--offline", is_flag=True, help="Only check each golden's internal consistency; start no engine."
+)
+@golden_dir_option
+def verify(
+    ids: Sequence[str], kernel: str | None, embedded: bool, offline: bool, golden_dir: str | None
+) -> None:
+    """Verify committed goldens: internal consistency without any engine (stored floats round the
+    stored digits, fingerprints, certified digits, inputs), then, unless --offline, recompute them
+    with an engine and report the digits of agreement. Exit 1 if any check fails."""
+    from .verify import reverify, verify_offline
+
+    if kernel is not None and embedded:
+        _fail("--kernel and --embedded both name an engine; give one of them")
+    if offline and (kernel is not None or embedded):
+        _fail("--offline starts no engine; drop --kernel/--embedded, or drop --offline")
+    try:
+        project = _project(golden_dir)
+        cases = select(load_cases(project), ids)
+        findings = verify_offline(project, cases)
+        for case_id, found in findings.items():
+            click.echo(f"{'OK' if not found else 'FAIL':<4}  {case_id}  (offline)")
+            for f in found:
+                click.echo(f"      {f.message}")
+        failed = sum(bool(found) for found in findings.values())
+        if not offline:
+            agreements, info = reverify(project, cases, kernel=kernel, embedded=embedded)
+            if info is not None:
+                click.echo(f"engine: {info.name}, {info.version} ({info.path})")
+            for a in agreements:
+                click.echo(f"{'OK' if a.passed else 'FAIL':<4}  {a.message}")
+            failed += sum(not a.passed for a in agreements)
+    except GradgoldError as exc:
+        _fail(str(exc))
+    click.echo(f"verified {len(cases)} case(s): {failed} failure(s)")
+    sys.exit(EXIT_MISMATCH if failed else EXIT_OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

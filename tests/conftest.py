@@ -1,0 +1,89 @@
+"""Shared by the plugin and lifecycle tests: pytester, and one small suite generated once per session
+(each generation starts the embedded engine, about 3 s) that tests copy into their own directory."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch  # noqa: F401  (see below)
+
+# pytester's in-process runs forget modules first imported inside them; torch cannot be imported
+# twice in one process (the second import crashes), so it is imported here, up front.
+
+pytest_plugins = ["pytester"]
+
+DEMO_CASES = """\
+import torch
+
+import gradgold as gg
+
+
+@gg.case(wolfram="w + Sin[2 z]", points=[{"w": 1.0, "z": 2.0}])
+def sine(w, z):
+    return w + torch.sin(2 * z)
+
+
+@gg.case(wolfram="w z^2", points=[{"w": 0.5, "z": 3.0}, {"w": 2.0, "z": -1.0}])
+def product(w, z):
+    return w * z**2
+"""
+
+PYPROJECT = '[tool.gradgold]\ngolden_dir = "golden"\n'
+
+
+GRADGOLD = str(Path(sys.executable).parent / "gradgold")
+
+# Generation runs in a child process: in-process, the engine's kernel process is not reaped (a
+# ResourceWarning, which filterwarnings=error makes a failure).
+_GENERATE = """
+from gradgold.generate import generate
+from gradgold.suite import find_project, load_cases
+project = find_project()
+outcomes, _ = generate(project, load_cases(project), embedded=True)
+for o in outcomes:
+    print(o.status, o.case_id, o.reason)
+"""
+
+
+def gradgold_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``gradgold`` command in ``root``."""
+    return subprocess.run([GRADGOLD, *args], cwd=root, capture_output=True, text=True, timeout=120)
+
+
+def generate_goldens(root: Path) -> list[str]:
+    """Generate every case of the project at ``root``; ``["<status> <id>", ...]``."""
+    done = subprocess.run(
+        [sys.executable, "-c", _GENERATE], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return [" ".join(line.split()[:2]) for line in done.stdout.splitlines()]
+
+
+@pytest.fixture(scope="session")
+def demo_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with ``golden/demo.py`` (cases ``demo/sine`` and ``demo/product``) and its goldens."""
+    root = tmp_path_factory.mktemp("demo-project")
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "golden").mkdir()
+    (root / "golden" / "demo.py").write_text(DEMO_CASES)
+    assert generate_goldens(root) == ["generated demo/sine", "generated demo/product"]
+    return root
+
+
+def quiet_pytester(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset ``CI`` (it turns artifacts on), and keep hypothesis's plugin out of inner runs: it
+    imports hypothesis at the end of every run (1 s; pytester forgets it between in-process runs)."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-p no:hypothesispytest")
+
+
+@pytest.fixture
+def demo(pytester: pytest.Pytester, demo_suite: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """``pytester`` holding a copy of the demo project, with ``CI`` unset (it turns artifacts on)."""
+    quiet_pytester(monkeypatch)
+    shutil.copytree(demo_suite, pytester.path, dirs_exist_ok=True)
+    return pytester

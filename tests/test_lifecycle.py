@@ -1,0 +1,123 @@
+"""The whole life of a golden, run the way a user runs it: pytest through the plugin.
+
+write a case -> missing (fails with the fix) -> generate -> passes -> break the gradient -> fails
+with the checker's report -> fix -> passes -> edit the WL expression -> stale -> regenerate ->
+passes -> delete a case -> orphan reported -> prune -> clean.
+"""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import generate_goldens, quiet_pytester
+from gradgold.cli import main
+
+HEADER = "import torch\n\nimport gradgold as gg\n\n"
+
+SQUARE = """
+@gg.case(wolfram="{wl}", points=[{{"x": 0.5}}, {{"x": 3.0}}])
+def square(x):
+    return {body}
+"""
+
+CUBE = """
+@gg.case(wolfram="x^3", points=[{"x": 2.0}])
+def cube(x):
+    return x**3
+"""
+
+GOOD = "x**2 + torch.sin(x)"
+BROKEN = "x.detach() * x + torch.sin(x)"  # d/dx loses the x from the detached factor
+
+
+def write_cases(
+    pytester: pytest.Pytester, body: str = GOOD, wl: str = "x^2 + Sin[x]", cube: bool = True
+) -> None:
+    text = HEADER + SQUARE.format(wl=wl, body=body) + (CUBE if cube else "")
+    (pytester.path / "golden" / "life.py").write_text(text)
+
+
+def regenerate(pytester: pytest.Pytester) -> list[str]:
+    return generate_goldens(pytester.path)
+
+
+def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    quiet_pytester(monkeypatch)
+    pytester.makepyprojecttoml('[tool.gradgold]\ngolden_dir = "golden"\n')
+    (pytester.path / "golden").mkdir()
+    write_cases(pytester)
+
+    # Missing: every item fails with the command that fixes it, and nothing is written.
+    run = pytester.runpytest("golden")
+    run.assert_outcomes(failed=4)
+    run.stdout.fnmatch_lines(
+        [
+            "*life/square: golden file */golden/life/square.npz is missing; run `gradgold generate "
+            "life/square` (or `make golden`) and commit golden/life/square.npz",
+        ]
+    )
+    assert not (pytester.path / "golden" / "life").exists()
+
+    assert regenerate(pytester) == ["generated life/square", "generated life/cube"]
+    pytester.runpytest("golden").assert_outcomes(passed=4)
+
+    # A wrong gradient: the report names case, dtype, point, quantity, and shows the numbers.
+    write_cases(pytester, body=BROKEN)
+    run = pytester.runpytest("golden")
+    run.assert_outcomes(failed=2, passed=2)
+    run.stdout.fnmatch_lines(
+        [
+            "*_ life/square [[]float64[]] _*",
+            "life/square [[]float64[]]: 2 of 4 checks failed against the golden */golden/life/square.npz",
+            "life/square [[]float64[]], point 0, d/dx: torch and the exact reference are not close!",
+            "Mismatched elements: 1 / 1 (100.0%)",
+            "Greatest absolute difference: 0.5 at index () (up to * allowed)",
+            "Inputs: x=0.5",
+            "The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it and "
+            "run `gradgold generate life/square`.",
+            "life/square [[]float64[]], point 1, d/dx: torch and the exact reference are not close!",
+        ]
+    )
+    run.stdout.fnmatch_lines(["FAILED golden/life.py::square[[]float32[]]*"])
+
+    write_cases(pytester)
+    pytester.runpytest("golden").assert_outcomes(passed=4)
+
+    # The same mathematics written differently is still a new case: its golden is stale.
+    write_cases(pytester, wl="Sin[x] + x^2")
+    run = pytester.runpytest("golden")
+    run.assert_outcomes(failed=2, passed=2)
+    run.stdout.fnmatch_lines(
+        [
+            "*life/square: golden */golden/life/square.npz is stale: the case's expression, points or "
+            "settings changed since it was generated; run `gradgold generate life/square` (or `make "
+            "golden`) and commit golden/life/square.npz",
+        ]
+    )
+    assert regenerate(pytester) == ["generated life/square", "skipped life/cube"]
+    pytester.runpytest("golden").assert_outcomes(passed=4)
+
+    # A deleted case leaves an orphan: reported by a full run, not a failure, deleted by prune.
+    write_cases(pytester, wl="Sin[x] + x^2", cube=False)
+    run = pytester.runpytest("golden")
+    run.assert_outcomes(passed=2)
+    assert run.ret == 0
+    run.stdout.fnmatch_lines(
+        [
+            "*= gradgold: orphan goldens =*",
+            "golden/life/cube.npz: no case defines life/cube (deleted or renamed?)",
+            "1 orphan golden(s), not a failure; delete them with `gradgold prune` (`gradgold prune "
+            "--dry-run` lists them first)",
+        ]
+    )
+    monkeypatch.chdir(pytester.path)
+    pruned = CliRunner().invoke(main, ["prune"])
+    assert pruned.output.splitlines() == [
+        "deleted golden/life/cube.npz  (no case defines life/cube)",
+        "1 orphan golden(s) deleted; commit the deletion",
+    ]
+    assert pruned.exit_code == 0
+    run = pytester.runpytest("golden")
+    run.assert_outcomes(passed=2)
+    run.stdout.no_fnmatch_line("*orphan golden*")
