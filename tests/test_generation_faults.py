@@ -120,9 +120,11 @@ def test_a_hung_kernel_is_replaced_and_the_run_goes_on(
 
 def test_a_second_generator_on_the_same_tree_is_refused(tmp_path: Path) -> None:
     project = find_project(_project(tmp_path))
-    with gen.generation_lock(project.golden_dir):
-        with pytest.raises(GenerationLockedError, match="another `gradgold generate` is running"):
-            gen.generate(project, load_cases(project), embedded=True)
+    with (
+        gen.generation_lock(project.golden_dir),
+        pytest.raises(GenerationLockedError, match="another `gradgold generate` is running"),
+    ):
+        gen.generate(project, load_cases(project), embedded=True)
     # The lock is released with its holder: a new run may start.
     outcomes, _ = gen.generate(project, load_cases(project)[:1], embedded=True)
     assert outcomes[0].status == "generated"
@@ -154,6 +156,6 @@ def test_an_interrupted_run_leaves_goldens_and_no_kernels(tmp_path: Path, sig: s
     while _alive(kernels) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(kernels), "kernel processes outlived the generator"
-    assert golden.read_bytes() == before or b"square" in golden.read_bytes()
+    assert golden.read_bytes() == before  # regenerating it gives the same bytes, or it was not reached
     assert not [p for p in golden.parent.iterdir() if p.name.startswith(".gradgold-tmp")]
     assert not (golden.parent / "slow.npz").exists()

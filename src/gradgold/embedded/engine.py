@@ -213,7 +213,7 @@ class Engine:
         """Answer one request frame; raises only :class:`QuitRequested`."""
         try:
             expr = decode_request(frame, self.symbol, self.number)
-        except (WXFDecodeError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        except Exception as exc:  # malformed WXF, or a value Mathics3 refuses to build
             text = f"{ENGINE_NAME}: cannot decode the request: {type(exc).__name__}: {exc}"
             return _failed(Message("General", _DECODE_TAG, text)).to_wxf()
         _check_quit(expr)
@@ -221,7 +221,7 @@ class Engine:
         try:
             return evaluated.to_wxf()
         except Exception as exc:  # serialization is Mathics-shaped too; never lose the kernel
-            return _failed(_internal_error("serializing the result", exc)).to_wxf()
+            return _failed(_internal_error("while serializing the result as WXF", exc)).to_wxf()
 
     def evaluate(self, expr: Any) -> Evaluated:
         """Evaluate like ``EvaluationData``: result, messages, printed output and timings."""
@@ -241,7 +241,7 @@ class Engine:
         except AbortInterrupt:
             result, failure_type = SymbolAborted, "Abort"
         except Exception as exc:
-            outcome = _failed(_internal_error("evaluating", exc))
+            outcome = _failed(_internal_error("in Mathics3 while evaluating", exc))
             outcome.messages[:0] = self._collect_messages()
             outcome.output = self._collect_output()
             return outcome
@@ -250,7 +250,7 @@ class Engine:
         try:
             result_wxf = encode_expression(result)
         except Exception as exc:
-            outcome = _failed(_internal_error("serializing the result", exc))
+            outcome = _failed(_internal_error("while serializing the result as WXF", exc))
             outcome.messages[:0] = messages
             return outcome
         return Evaluated(result_wxf, messages, output, cpu, wall, failure_type)
@@ -325,14 +325,17 @@ def _check_quit(expr: Any) -> None:
         raise QuitRequested(code)
 
 
-def _internal_error(doing: str, exc: BaseException) -> Message:
-    """The message for a Python exception escaping Mathics3, naming it and where it was raised."""
+def _internal_error(context: str, exc: BaseException) -> Message:
+    """The message for a Python exception escaping Mathics3 (or the WXF writer).
+
+    Names the exception and the line that raised it, so a report upstream can start from it.
+    """
     where = ""
     frames = traceback.extract_tb(exc.__traceback__)
     if frames:
         last = frames[-1]
         where = f" (at {last.filename.rsplit('site-packages/', 1)[-1]}:{last.lineno})"
-    text = f"{ENGINE_NAME}: internal error in Mathics3 while {doing}: {type(exc).__name__}: {exc}{where}"
+    text = f"{ENGINE_NAME}: internal error {context}: {type(exc).__name__}: {exc}{where}"
     return Message("General", _INTERNAL_TAG, text)
 
 

@@ -22,6 +22,8 @@ import os
 import re
 import signal
 import sys
+import threading
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +134,22 @@ def _quiet_process() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _watch_parent(parent: int) -> None:
+    """Exit at once when the process that started this kernel goes away, even mid-evaluation.
+
+    A generator killed with SIGKILL can send no ``Quit``; a kernel busy in a long evaluation would
+    otherwise live on until it finishes (up to the case's timeout), holding CPU and, for a real
+    kernel, a licence. The idle loop checks too; this thread covers the busy case.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_MS / 1000)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _serve(args: KernelArgs) -> int:
     """Connect, load Mathics3, acknowledge with ``OK``, then answer requests until ``Quit``."""
     import zmq
@@ -152,6 +170,7 @@ def _serve(args: KernelArgs) -> int:
             sockets.append(log.socket)
             log.socket.connect(args.log_uri)
 
+        _watch_parent(parent)
         from gradgold.embedded.engine import Engine, QuitRequested
 
         engine = Engine(on_output=log)

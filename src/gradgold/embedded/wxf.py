@@ -186,7 +186,7 @@ class _Reader:
         if token == _ASSOCIATION:
             return self.association()
         if token in (_PACKED_ARRAY, _NUMERIC_ARRAY):
-            return self.array(packed=token == _PACKED_ARRAY)
+            return self.array()
         raise WXFDecodeError(f"unexpected WXF token 0x{token:02x} at byte {self.pos - 1}")
 
     def function(self) -> Any:
@@ -217,8 +217,12 @@ class _Reader:
             raise WXFDecodeError(f"invalid big real {text!r}")
         return self.parse_number(text)
 
-    def array(self, *, packed: bool) -> Any:
-        """Read a packed array (becomes nested lists) or a numeric array (a ``NumericArray``)."""
+    def array(self) -> Any:
+        """Read a packed or numeric array (how wolframclient sends numpy arrays) as nested lists.
+
+        Mathics3 computes with lists of numbers, not with its ``NumericArray`` atom, so a numeric
+        array arrives as the lists WL's ``Normal`` would give: ``Dot``, ``Total``, ``D`` work on it.
+        """
         code = self.take(1)[0]
         if code not in _ARRAY_DTYPES:
             raise WXFDecodeError(f"unknown array element type 0x{code:02x}")
@@ -226,10 +230,7 @@ class _Reader:
         dtype = numpy.dtype(_ARRAY_DTYPES[code])
         count = int(numpy.prod(dims)) if dims else 0
         data = numpy.frombuffer(self.take(count * dtype.itemsize), dtype=dtype).reshape(dims)
-        native = data.astype(dtype.newbyteorder("="))
-        if not packed:
-            return NumericArray(native)
-        return _nested_list(native.tolist(), self.resolve)
+        return _nested_list(data.tolist(), self.resolve)
 
 
 def _nested_list(value: Any, resolve: SymbolResolver) -> Any:
