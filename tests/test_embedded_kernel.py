@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import mpmath
+import numpy
 import pytest
 from wolframclient.evaluation import WolframLanguageSession
 from wolframclient.exception import WolframKernelException
@@ -132,6 +133,12 @@ def test_machine_reals_and_wl_expressions_in(session: WolframLanguageSession) ->
     assert session.evaluate(wl.Times(Decimal("1.25"), 2)) == Decimal("2.5")
     assert _agrees(session.evaluate(wl.N(wl.Pi, 20)), lambda: +mpmath.pi, 20)
     assert session.evaluate(wl.List(1, "s", 2.5, {"a": 1})) == (1, "s", 2.5, {"a": 1})
+
+
+def test_numpy_arrays_arrive_as_lists(session: WolframLanguageSession) -> None:
+    # wolframclient sends numpy arrays as NumericArray; Mathics3 computes with lists.
+    assert session.evaluate(wl.Total(numpy.array([1.0, 2.0, 3.5]))) == 6.5
+    assert session.evaluate(wl.Dot(numpy.eye(2, dtype=numpy.int64), numpy.array([3, 4]))) == (3, 4)
 
 
 def test_lists_and_matrices(session: WolframLanguageSession) -> None:
