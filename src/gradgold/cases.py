@@ -6,6 +6,7 @@ This module is imported by every case file, so it stays light: numpy only, no to
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -53,6 +54,8 @@ class Case:
     precision: int = 30
     min_digits: int = 20
     rtol_ulps: Mapping[str, float] = field(default_factory=dict)
+    xfail: Mapping[str, str] = field(default_factory=dict)
+    order: int = 1
     source: str = "<unknown>"
     suite: str = ""
 
@@ -63,6 +66,10 @@ class Case:
     def id(self) -> str:
         """``<suite>/<case>``: the name used on the command line and for the golden's path."""
         return f"{self.suite}/{self.name}" if self.suite else self.name
+
+    def expected_failure(self, dtype: str) -> str:
+        """Why torch is expected to fail this case in ``dtype`` ("" if it is expected to pass)."""
+        return self.xfail.get(dtype) or self.xfail.get("*") or ""
 
     def grids(self) -> tuple[str, ...]:
         """The float grids whose references the golden holds: float64, plus each other dtype's
@@ -91,7 +98,7 @@ class Case:
             "grids": list(self.grids()),
             "precision": self.precision,
             "min_digits": self.min_digits,
-            "order": 1,
+            "order": self.order,
         }
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
@@ -126,6 +133,8 @@ def case(
     precision: int = 30,
     min_digits: int = 20,
     rtol_ulps: Mapping[str, float] | None = None,
+    xfail: str | Mapping[str, str] | None = None,
+    order: int = 1,
 ) -> Callable[[Callable[..., Any]], Case]:
     """Declare a golden case: decorate the torch function under test.
 
@@ -134,10 +143,21 @@ def case(
     ``points`` lists the inputs, each a mapping from every parameter name to a number or nested
     list; :func:`uniform` draws reproducible ones. ``rtol_ulps`` overrides the checker's default
     tolerance per dtype, in units of that dtype's machine epsilon.
+
+    ``xfail`` records a known torch bug as a strict expected failure: a reason (with the upstream
+    issue number where there is one), for every dtype, or ``{dtype: reason}``. A torch fix then shows
+    as a failing "unexpectedly passed" check, never as silence. ``order`` is the highest derivative
+    order the golden holds (1: value and gradient).
     """
 
     def decorate(fn: Callable[..., Any]) -> Case:
         built = _build(fn, wolfram, points, name, dtypes, precision, min_digits, rtol_ulps or {})
+        reasons = {"*": xfail} if isinstance(xfail, str) else dict(xfail or {})
+        if not 1 <= order <= 4:
+            raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
+        if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
+            raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
+        built = dataclasses.replace(built, xfail=reasons, order=order)
         if _collector is not None:
             _collector.append(built)
         return built

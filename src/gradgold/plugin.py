@@ -252,6 +252,9 @@ class GoldenItem(pytest.Item):
         self.case = case
         self.dtype = dtype
         self.add_marker("gradgold")
+        reason = case.expected_failure(dtype)
+        if reason:  # a recorded torch bug: only a mismatch counts, and a pass fails (strict)
+            self.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=GoldenMismatch))
 
     def runtest(self) -> None:
         __tracebackhide__ = True
