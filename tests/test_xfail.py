@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import gradgold_cli, quiet_pytester
 
 import gradgold as gg
+from conftest import gradgold_cli, quiet_pytester
 from gradgold.errors import CaseError
 
 BUGGY = """
