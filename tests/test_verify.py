@@ -27,7 +27,9 @@ GRADGOLD = str(Path(sys.executable).parent / "gradgold")
 def project(tmp_path: Path) -> Project:
     """A copy of the seed suite and its committed goldens."""
     (tmp_path / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
-    shutil.copytree(REPO / "golden", tmp_path / "golden", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "golden").mkdir()
+    shutil.copy(REPO / "golden" / "seed.py", tmp_path / "golden" / "seed.py")
+    shutil.copytree(REPO / "golden" / "seed", tmp_path / "golden" / "seed")
     return find_project(tmp_path)
 
 

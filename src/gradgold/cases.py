@@ -56,6 +56,12 @@ class Case:
     rtol_ulps: Mapping[str, float] = field(default_factory=dict)
     xfail: Mapping[str, str] = field(default_factory=dict)
     order: int = 1
+    projections: int = 0
+    full_jacobian: bool = True
+    strategy: str = "auto"
+    modes: tuple[str, ...] | None = None
+    require_modes: tuple[str, ...] = ()
+    expect: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "<unknown>"
     suite: str = ""
 
@@ -66,6 +72,19 @@ class Case:
     def id(self) -> str:
         """``<suite>/<case>``: the name used on the command line and for the golden's path."""
         return f"{self.suite}/{self.name}" if self.suite else self.name
+
+    @property
+    def n_vars(self) -> int:
+        """Scalar inputs in all: the length of the flattened variable vector derivatives run over."""
+        return sum(math.prod(self.shapes[p]) for p in self.params)
+
+    def directions(self) -> npt.NDArray[np.float64]:
+        """The ``projections`` seeded directions, shape (k, n_vars): exact float32-grid values,
+        identical on every machine."""
+        if not self.projections:
+            return np.zeros((0, self.n_vars))
+        drawn = uniform(-1, 1, shapes={"v": (self.n_vars,)}, n=self.projections, seed=0)
+        return np.stack([d["v"] for d in drawn])
 
     def expected_failure(self, dtype: str) -> str:
         """Why torch is expected to fail this case in ``dtype`` ("" if it is expected to pass)."""
@@ -100,6 +119,9 @@ class Case:
             "min_digits": self.min_digits,
             "order": self.order,
         }
+        # Keys added after format 1 shipped enter only when used, so older goldens stay fresh.
+        if self.projections:
+            doc |= {"projections": self.projections, "full_jacobian": self.full_jacobian}
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -135,6 +157,12 @@ def case(
     rtol_ulps: Mapping[str, float] | None = None,
     xfail: str | Mapping[str, str] | None = None,
     order: int = 1,
+    projections: int = 0,
+    full_jacobian: bool = True,
+    strategy: str = "auto",
+    modes: Sequence[str] | None = None,
+    require_modes: Sequence[str] = (),
+    expect: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Case]:
     """Declare a golden case: decorate the torch function under test.
 
@@ -147,7 +175,17 @@ def case(
     ``xfail`` records a known torch bug as a strict expected failure: a reason (with the upstream
     issue number where there is one), for every dtype, or ``{dtype: reason}``. A torch fix then shows
     as a failing "unexpectedly passed" check, never as silence. ``order`` is the highest derivative
-    order the golden holds (1: value and gradient).
+    order the golden holds (1: value and gradient; 2 adds the Hessian over all N scalar inputs; 3
+    and 4 the third and fourth derivative tensors).
+
+    ``projections=k`` adds k seeded directions v (exact, reproducible) and stores <grad f, v> (and
+    v' H v for order >= 2), computed from the univariate f(x0 + t v): what a large input can afford
+    when a full Jacobian cannot be, which ``full_jacobian=False`` then skips. ``strategy`` picks how
+    derivatives are computed: "symbolic" (D, then substitute), "substituted" (substitute
+    high-precision numbers, then differentiate along each direction), or "auto" (by size).
+    ``modes``/``require_modes`` restrict the checker's execution modes or demand that a mode
+    applies; ``expect={point: {quantity: value}}`` declares the result torch must give at a point
+    where the derivative does not exist (a subgradient, "nan", "inf"), checked exactly.
     """
 
     def decorate(fn: Callable[..., Any]) -> Case:
@@ -157,7 +195,28 @@ def case(
             raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
         if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
             raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
-        built = dataclasses.replace(built, xfail=reasons, order=order)
+        where = f"{built.source}: case {built.name!r}"
+        if projections < 0 or (not full_jacobian and projections == 0):
+            raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
+        if strategy not in ("auto", "symbolic", "substituted"):
+            raise CaseError(f"{where}: strategy={strategy!r}; use 'auto', 'symbolic' or 'substituted'")
+        n_vars = sum(math.prod(s) for s in built.shapes.values())
+        if order >= 3 and n_vars**order > 4096:
+            raise CaseError(
+                f"{where}: order={order} over {n_vars} scalar inputs is {n_vars**order} numbers per "
+                "point; higher orders are for few scalar inputs (use projections= for large ones)"
+            )
+        built = dataclasses.replace(
+            built,
+            xfail=reasons,
+            order=order,
+            projections=projections,
+            full_jacobian=full_jacobian,
+            strategy=strategy,
+            modes=tuple(modes) if modes is not None else None,
+            require_modes=tuple(require_modes),
+            expect={int(k): dict(v) for k, v in (expect or {}).items()},
+        )
         if _collector is not None:
             _collector.append(built)
         return built

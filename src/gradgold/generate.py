@@ -30,9 +30,17 @@ from .errors import EngineError, EvaluationError, GenerationLockedError, GoldenE
 from .exact import agreeing_digits, certified_float, round_to_grid
 from .golden import Golden, GridData, read_golden, write_golden
 from .suite import Project, golden_path
-from .wlprogram import DEFAULT_TIMEOUT, build_program
+from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
 __all__ = ["CaseOutcome", "generate", "generation_lock"]
+
+#: The highest working precision the generator raises to when digits do not certify.
+MAX_PRECISION = 90
+
+
+class InsufficientDigitsError(EvaluationError):
+    """Fewer digits agree between the two working precisions than the case needs."""
+
 
 #: Seconds a kernel may take beyond a program's own TimeConstrained before it is declared hung.
 _GRACE_SECONDS = 30
@@ -249,7 +257,24 @@ def evaluation_points(case: Case) -> tuple[list[Point], dict[str, list[int]]]:
 
 
 def evaluate_case(engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT) -> Golden:
-    """Evaluate one case and return its golden, or raise :class:`EvaluationError`."""
+    """Evaluate one case and return its golden, or raise :class:`EvaluationError`.
+
+    When too few digits are certified at the case's precision, the working precision is raised
+    (by 30 digits, up to ``MAX_PRECISION``) before giving up: cancellation that 30 digits cannot
+    resolve often yields to 60.
+    """
+    working = case
+    while True:
+        try:
+            return _evaluate_at(engine, working, case, timeout)
+        except InsufficientDigitsError:
+            if working.precision + GUARD_DIGITS > max(MAX_PRECISION, case.precision):
+                raise
+            working = dataclasses.replace(working, precision=working.precision + GUARD_DIGITS)
+
+
+def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Golden:
+    """One evaluation of ``case`` (``original`` with, perhaps, a raised working precision)."""
     unique, index = evaluation_points(case)
     program = build_program(case, unique, timeout)
     where = f"{case.source}: case {case.id}"
@@ -272,49 +297,82 @@ def evaluate_case(engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT) ->
         raise EvaluationError(f"{where}: timed out after {timeout} s; raise --timeout or simplify the case")
     if not isinstance(result, (list, tuple)) or len(result) != len(unique):
         raise EvaluationError(f"{where}: unexpected answer from the engine: {_wl_text(result)}")
-    per_point = [_read_point(case, where, i, unique[i], answer) for i, answer in enumerate(result)]
-    out_shape = per_point[0][0][0].shape
+    per_point = [
+        _read_point(case, program.quantities, where, i, unique[i], answer) for i, answer in enumerate(result)
+    ]
+    out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
-    meta = {
+    meta: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "id": case.id,
         "wolfram": case.wolfram,
         "program": program.text,
         "engine": {"name": engine.info.name, "version": engine.info.version},
-        "precision": case.precision,
+        "precision": original.precision,
         "min_digits": case.min_digits,
-        "fingerprint": case.fingerprint(),
+        "fingerprint": original.fingerprint(),
         "params": [[p, list(case.shapes[p])] for p in case.params],
         "out_shape": list(out_shape),
         "grids": list(index),
         "n_points": len(case.points),
         "dtypes": list(case.dtypes),
     }
-    return Golden(meta=meta, grids=grids)
+    # Keys beyond the first format's enter only when used, so first-order goldens keep their bytes.
+    if case.order != 1:
+        meta["order"] = case.order
+    if case.projections:
+        meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
+    if case.precision != original.precision:
+        meta["working_precision"] = case.precision
+    if program.strategy != "symbolic":
+        meta["strategy"] = program.strategy
+    directions = case.directions() if case.projections else None
+    return Golden(meta=meta, grids=grids, directions=directions)
 
 
 # One evaluated quantity: (float64 references, digit strings, certified digits), all one shape.
 Quantity = tuple[npt.NDArray[np.float64], npt.NDArray[np.str_], npt.NDArray[np.int16]]
 
+#: Golden name of each derivative tensor the program returns with its variable axes first.
+_TENSORS = {"d2": "hessian", "d3": "d3", "d4": "d4"}
 
-def _read_point(case: Case, where: str, i: int, point: Point, answer: Any) -> list[Quantity]:
-    """Check one point's ``{value, jacobian}`` answer; return value then one Jacobian per param."""
-    if not isinstance(answer, (list, tuple)) or len(answer) != 2:
+
+def _read_point(
+    case: Case, names: Sequence[str], where: str, i: int, point: Point, answer: Any
+) -> dict[str, Quantity]:
+    """Check one point's answer (one triple per quantity of the program) and name each quantity
+    as the golden does: derivative axes moved after the output's, the gradient split per param."""
+    if not isinstance(answer, (list, tuple)) or len(answer) != len(names):
         raise EvaluationError(f"{where}, point {i}: unexpected answer {_wl_text(answer)}")
     here = f"{where}, evaluation point {i} ({_point_text(point)})"
-    value = _certify(case, f"{here}, quantity value", answer[0])
-    # The program's Jacobian runs over the variables first; move that axis last.
-    jac = tuple(np.moveaxis(a, 0, -1) for a in _certify(case, f"{here}, quantity jacobian", answer[1]))
-    sizes = [math.prod(case.shapes[p]) for p in case.params]
-    if jac[0].shape != (*value[0].shape, sum(sizes)):
-        raise EvaluationError(
-            f"{here}: Jacobian of shape {jac[0].shape} for a value of shape {value[0].shape}"
-        )
-    out: list[Quantity] = [value]
+    raw = {n: _certify(case, f"{here}, quantity {n}", a) for n, a in zip(names, answer, strict=True)}
+    out: dict[str, Quantity] = {"value": raw["value"]}
+    for name, q in raw.items():
+        if name in ("d1", *_TENSORS):
+            rank = int(name[1])
+            moved = tuple(np.moveaxis(a, list(range(rank)), list(range(-rank, 0))) for a in q)
+            expected = (*raw["value"][0].shape, *(case.n_vars,) * rank)
+            if moved[0].shape != expected:
+                raise EvaluationError(f"{here}: {name} has shape {moved[0].shape}, expected {expected}")
+            if name == "d1":
+                out |= _split_gradient(case, moved)  # type: ignore[arg-type]
+            else:
+                out[_TENSORS[name]] = moved  # type: ignore[assignment]
+        elif name.startswith("proj/"):
+            if q[0].shape != (case.projections, *raw["value"][0].shape):
+                raise EvaluationError(f"{here}: {name} has shape {q[0].shape}")
+            out[name] = q
+    return out
+
+
+def _split_gradient(case: Case, jac: Quantity) -> dict[str, Quantity]:
+    """The Jacobian over all inputs, cut into one block per parameter, shaped like it."""
+    out: dict[str, Quantity] = {}
     start = 0
-    for p, size in zip(case.params, sizes, strict=True):
-        shape = (*value[0].shape, *case.shapes[p])
-        out.append(tuple(a[..., start : start + size].reshape(shape) for a in jac))  # type: ignore[arg-type]
+    for p in case.params:
+        size = math.prod(case.shapes[p])
+        shape = (*jac[0].shape[:-1], *case.shapes[p])
+        out[f"grad/{p}"] = tuple(a[..., start : start + size].reshape(shape) for a in jac)  # type: ignore[assignment]
         start += size
     return out
 
@@ -339,14 +397,19 @@ def _certify(case: Case, where: str, triple: Any) -> Quantity:
         if not exact:  # an engine may label a short number high-precision (Mathics3's 2F1 does)
             n = min(n, _mantissa_digits(da), _mantissa_digits(db))
         if n < case.min_digits:
-            raise EvaluationError(
+            raise InsufficientDigitsError(
                 f"{where}, index {tuple(map(int, idx))}: only {n} digits certified (N at "
                 f"{case.precision} digits gave {da}, at {case.precision + 30} gave {db}); below "
                 f"min_digits={case.min_digits}. The expression cancels catastrophically here: raise "
                 "precision= on the case, rewrite it in a stable form, or use a real Wolfram kernel"
             )
         f = certified_float(db, n)
-        if f is None or not math.isfinite(f):
+        if f is None:
+            raise InsufficientDigitsError(
+                f"{where}, index {tuple(map(int, idx))}: {db} cannot be rounded to float64 with "
+                f"certainty from {n} digits; raise precision= on the case or move the point"
+            )
+        if not math.isfinite(f):
             raise EvaluationError(
                 f"{where}, index {tuple(map(int, idx))}: {db} cannot be rounded to a finite float64 "
                 "with certainty; raise precision= on the case or move the point"
@@ -413,15 +476,17 @@ def _flatten(obj: Any) -> tuple[tuple[int, ...], list[Any]]:
     return (len(obj), *parts[0][0]), [leaf for _, leaves in parts for leaf in leaves]
 
 
-def _grid_data(case: Case, unique: list[Point], per_point: list[list[Quantity]], idx: list[int]) -> GridData:
+def _grid_data(
+    case: Case, unique: list[Point], per_point: list[dict[str, Quantity]], idx: list[int]
+) -> GridData:
     """Stack the evaluated points of one grid in the case's point order."""
-    names = ["value", *(f"grad/{p}" for p in case.params)]
     at = [per_point[i] for i in idx]
+    names = list(at[0])
     return GridData(
         inputs={p: np.stack([unique[i][p] for i in idx]).astype(np.float64) for p in case.params},
-        numbers={n: np.stack([pt[q][0] for pt in at]) for q, n in enumerate(names)},
-        digits={n: np.stack([pt[q][1] for pt in at]) for q, n in enumerate(names)},
-        certified={n: np.stack([pt[q][2] for pt in at]) for q, n in enumerate(names)},
+        numbers={n: np.stack([pt[n][0] for pt in at]) for n in names},
+        digits={n: np.stack([pt[n][1] for pt in at]) for n in names},
+        certified={n: np.stack([pt[n][2] for pt in at]) for n in names},
     )
 
 

@@ -8,6 +8,11 @@ Layout (format version 1), every entry a plain ``.npy`` array so ``numpy.load(pa
     <grid>/input/<param>       float64 (points, *param_shape)     the inputs of that float grid
     <grid>/value               float64 (points, *out_shape)       correctly rounded references
     <grid>/grad/<param>        float64 (points, *out_shape, *param_shape)
+    <grid>/hessian             float64 (points, *out_shape, N, N)    order >= 2 (N: all scalar inputs,
+    <grid>/d3, <grid>/d4       float64 (points, *out_shape, N, ...)  flattened in parameter order)
+    directions                 float64 (k, N)                     the seeded projection directions
+    <grid>/proj/grad           float64 (points, k, *out_shape)    <grad f, v_j>
+    <grid>/proj/hess           float64 (points, k, *out_shape)    v_j' H v_j (order >= 2)
     <grid>/digits/<quantity>   unicode, same shape: the decimal digits the number came from
     <grid>/certified/<quantity> int16, same shape: decimal digits certified correct
 
@@ -29,7 +34,7 @@ import tokenize
 import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -67,6 +72,7 @@ class Golden:
 
     meta: Mapping[str, Any]
     grids: Mapping[str, GridData]
+    directions: npt.NDArray[np.float64] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -86,6 +92,8 @@ class Golden:
             ):
                 out.update({f"{grid}/{section}/{k}": v for k, v in items.items()})
             out.update({f"{grid}/{k}": v for k, v in data.numbers.items()})
+        if self.directions is not None:
+            out["directions"] = self.directions
         return out
 
 
@@ -346,9 +354,47 @@ def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
         raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
     meta = _metadata(path, entries.pop("metadata", None))
     grids = {g: _grid(path, meta, g, entries) for g in meta["grids"]}
+    directions = _directions(path, meta, entries.pop("directions", None))
     if entries:
         raise GoldenFormatError(f"{path}: unexpected entries {sorted(entries)[:5]}; {_regen(path)}")
-    return Golden(meta=meta, grids=grids)
+    return Golden(meta=meta, grids=grids, directions=directions)
+
+
+def _directions(path: Path, meta: Mapping[str, Any], arr: np.ndarray[Any, Any] | None) -> Any:
+    """The projection directions: present exactly when the metadata asks for projections."""
+    k = int(meta.get("projections", 0))
+    if not k:
+        if arr is not None:
+            raise GoldenFormatError(f"{path}: unexpected entry directions; {_regen(path)}")
+        return None
+    n_vars = sum(math.prod(s) for _, s in meta["params"])
+    if arr is None or arr.dtype.kind != "f" or arr.shape != (k, n_vars) or not np.all(np.isfinite(arr)):
+        raise GoldenFormatError(
+            f"{path}: entry directions must be finite floats of shape {(k, n_vars)}; {_regen(path)}"
+        )
+    return arr.astype(np.float64)
+
+
+def quantity_shapes(meta: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    """Each quantity a golden with this metadata holds, with its shape at one point.
+
+    ``value`` and ``grad/<param>`` always (unless ``full_jacobian`` is false); ``hessian``, ``d3``,
+    ``d4`` up to ``order``; ``proj/grad`` and ``proj/hess`` with ``projections``.
+    """
+    params = {str(p): tuple(s) for p, s in meta["params"]}
+    out = tuple(meta["out_shape"])
+    order, k = int(meta.get("order", 1)), int(meta.get("projections", 0))
+    n_vars = sum(math.prod(s) for s in params.values())
+    shapes: dict[str, tuple[int, ...]] = {"value": out}
+    if meta.get("full_jacobian", True):
+        shapes |= {f"grad/{p}": out + s for p, s in params.items()}
+        for name, rank in (("hessian", 2), ("d3", 3), ("d4", 4))[: max(0, order - 1)]:
+            shapes[name] = out + (n_vars,) * rank
+    if k:
+        shapes["proj/grad"] = (k, *out)
+        if order >= 2:
+            shapes["proj/hess"] = (k, *out)
+    return shapes
 
 
 _META_KEYS = (
@@ -423,6 +469,10 @@ def _metadata_problem(meta: Mapping[str, Any]) -> str:
         return f"grids={grids!r:.200} must list float64 and each grid once"
     if not all(g in GRIDS for g in grids):
         return f"grids={grids!r:.200} names a grid other than {sorted(GRIDS)}"
+    if not _is_int(meta.get("order", 1), low=1) or meta.get("order", 1) > 4:
+        return f"order={meta.get('order')!r:.50} is not 1..4"
+    if not _is_int(meta.get("projections", 0)) or not isinstance(meta.get("full_jacobian", True), bool):
+        return "projections must be a count and full_jacobian a boolean"
     return ""
 
 
@@ -431,9 +481,8 @@ def _grid(
 ) -> GridData:
     """Pop one grid's entries, checking presence, dtype, shape and content of each."""
     params = {str(p): tuple(s) for p, s in meta["params"]}
-    out_shape = tuple(meta["out_shape"])
     n = int(meta["n_points"])
-    quantities = {"value": out_shape} | {f"grad/{p}": out_shape + s for p, s in params.items()}
+    quantities = quantity_shapes(meta)
 
     def take(key: str, kind: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         arr = entries.pop(f"{grid}/{key}", None)
@@ -470,6 +519,6 @@ def _content_problem(arr: np.ndarray[Any, Any]) -> str:
     return ""
 
 
-def quantities(params: Iterable[str]) -> list[str]:
-    """The quantity names of a first-order golden, in report order."""
-    return ["value", *(f"grad/{p}" for p in params)]
+def quantities(meta: Mapping[str, Any]) -> list[str]:
+    """The quantity names of a golden, in report order."""
+    return list(quantity_shapes(meta))

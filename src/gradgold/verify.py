@@ -98,7 +98,7 @@ def verify_case(project: Project, case: Case) -> list[Finding]:
         return found
     for grid, data in golden.grids.items():
         found += _input_findings(case, path, grid, data)
-        for q in quantities(case.params):
+        for q in quantities(golden.meta):
             found += _number_findings(case, path, grid, q, data)
     return found
 
@@ -285,7 +285,7 @@ def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
     """Least digits of agreement per grid and quantity between two goldens of ``case``."""
     out = []
     for grid, data in committed.grids.items():
-        for q in quantities(case.params):
+        for q in quantities(committed.meta):
             ours, theirs = data.digits[q], fresh.grids[grid].digits[q]
             scores = [(_agree(ours[i], theirs[i], case.precision), i) for i in np.ndindex(ours.shape)]
             worst, index = min(scores, key=lambda s: s[0])
