@@ -28,9 +28,10 @@ def test_program_binds_arrays_holds_the_expression_and_uses_exact_points() -> No
     program = build_program(c, c.points, timeout=7)
     text = program.text
     binds = "{W -> {{gg$W$1$1, gg$W$1$2}, {gg$W$2$1, gg$W$2$2}}, z -> gg$z}"
-    assert f"ReleaseHold[Hold[Tr[W . W] + z] /. {binds}]" in text
+    assert f"ggH = Hold[Tr[W . W] + z] /. {binds} //. " in text
     assert "ggV = {gg$W$1$1, gg$W$1$2, gg$W$2$1, gg$W$2$2, gg$z};" in text
-    assert "ggD1 = Map[D[ggF, #] &, ggV] /. {Derivative[1][Abs] -> Sign" in text
+    assert "ggD1 = Map[D[ggFx, #] &, ggV] /. {Derivative[1][Abs] -> Sign" in text
+    assert "ggQ = ggQs[ggF];" in text  # no branches: derivatives taken once for all points
     assert "gg$W$2$1 -> 3602879701896397/18014398509481984" in text
     assert "gg$W$2$2 -> 0" in text
     assert "N[ggE, 40]" in text
@@ -59,7 +60,7 @@ def test_projections_contract_the_exact_derivatives_or_go_along_t() -> None:
     only = gg.case(wolfram="Total[v^2]", points=pts, projections=2, full_jacobian=False, strategy="symbolic")(
         v1
     )
-    assert "ggG[ggW_] := ggF /. Thread[ggV -> ggV + ggT ggW]" in build_program(only, only.points).text
+    assert "Map[(D[ggFx /. Thread[ggV -> ggV + ggT #], ggT]" in build_program(only, only.points).text
     assert quantity_names(only) == ("value", "proj/grad")
 
 
@@ -78,8 +79,8 @@ def test_auto_strategy_substitutes_numbers_for_many_inputs() -> None:
     assert resolve_strategy(small) == "symbolic"
     assert resolve_strategy(large) == "substituted"
     text = build_program(large, large.points).text
-    assert "ggAt[ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]}" in text
-    assert "Map[(D[ggG[ggX, #], ggT]" in text
+    assert "ggAt[ggFx_, ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]}" in text
+    assert "Map[(D[ggFx /. Thread[ggV -> ggX + ggT #], ggT]" in text
     assert "IdentityMatrix[Length[ggV]]" in text
     hess = gg.case(wolfram="Total[v]", points=large.points, order=2)(v1)
     assert resolve_strategy(hess) == "symbolic"
@@ -107,3 +108,23 @@ def test_invalid_derivative_options(kwargs: dict, message: str) -> None:
 def test_high_orders_over_many_inputs_are_refused() -> None:
     with pytest.raises(CaseError, match="order=3 over 20 scalar inputs is 8000 numbers per point"):
         gg.case(wolfram="Total[v]", points=[{"v": [1.0] * 20}], order=3)(v1)
+
+
+def test_rewrites_apply_to_the_held_bound_expression() -> None:
+    c = gg.case(wolfram="Max[x, y] + ArcTan[x, y]", points=[{"x": 1.0, "y": 2.0}])(xy)
+    text = build_program(c, c.points).text
+    assert "ggH = Hold[Max[x, y] + ArcTan[x, y]] /. {x -> gg$x, y -> gg$y} //. {HoldPattern[Norm[ggm_?MatrixQ]]" in text
+    assert "Max[gga_, ggb_] :> (gga + ggb + Abs[gga - ggb])/2" in text
+    assert "ggActive[ggR_]" not in text
+
+
+def test_branches_are_resolved_per_point() -> None:
+    c = gg.case(wolfram="Piecewise[{{x^2, x > 0}}, -x] + y", points=[{"x": 1.0, "y": 2.0}])(xy)
+    text = build_program(c, c.points).text
+    assert "ggActive[ggR_] := ReleaseHold[ggH /. {Piecewise[ggC_List, ggDef_: 0]" in text
+    assert "ggQs[ggActive[ggR]] /. ggR" in text
+    assert "ggF = ReleaseHold[ggH]" not in text
+
+
+def xy(x, y):
+    return x

@@ -456,11 +456,43 @@ def _real(where: str, idx: tuple[Any, ...], leaf: Any) -> Decimal:
             ctx.prec = 80
             q = Fraction(args[0], args[1])
             return Decimal(q.numerator) / Decimal(q.denominator)
+    known = _known_gap(leaf)
+    if known:
+        raise EvaluationError(f"{where}, index {tuple(map(int, idx))}: {known}")
     raise EvaluationError(
         f"{where}, index {tuple(map(int, idx))}: not a real number: {_wl_text(leaf)}; a golden holds "
         "real numbers only: check the wolfram= expression at this point (free symbols? a branch cut? "
         "a singularity?), or remove the point"
     )
+
+
+def _known_gap(leaf: Any) -> str:
+    """A readable reason for a leftover the engine could not evaluate: a refusal the program made
+    (``ggUnsupported[reason]``), or a derivative the engine left unevaluated (``Zeta'``)."""
+    for node in _walk(leaf):
+        head: Any = getattr(node, "head", None)
+        args: Any = getattr(node, "args", ())
+        if _is_symbol(head, "ggUnsupported") or str(getattr(head, "name", "")).endswith("ggUnsupported"):
+            return str(args[0]) if args else "unsupported"
+        if _is_symbol(getattr(head, "head", None), "Derivative") and args:  # Derivative[n][f]
+            name, order = _render(args[0]), ", ".join(map(_render, head.args))
+            return (
+                f"the engine cannot differentiate {name} (it left Derivative[{order}][{name}] "
+                "unevaluated: e.g. Zeta', or a derivative in a Bessel order, on Mathics3); use a real "
+                "Wolfram kernel (--kernel PATH), or write the derivative's closed form in the case"
+            )
+    return ""
+
+
+def _walk(obj: Any) -> Iterator[Any]:
+    yield obj
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _walk(o)
+    elif hasattr(obj, "head") and hasattr(obj, "args"):
+        yield from _walk(obj.head)
+        for o in obj.args:
+            yield from _walk(o)
 
 
 def _flatten(obj: Any) -> tuple[tuple[int, ...], list[Any]]:

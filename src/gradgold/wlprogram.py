@@ -19,6 +19,7 @@ Two strategies compute derivatives (``resolve_strategy`` picks one):
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,13 +29,23 @@ from .cases import Case, Point
 from .errors import CaseError
 from .exact import wl_rational
 
-__all__ = ["REAL_RULES", "Program", "build_program", "entry_symbols", "quantity_names", "resolve_strategy"]
+__all__ = [
+    "REAL_RULES",
+    "REWRITES",
+    "Program",
+    "build_program",
+    "entry_symbols",
+    "quantity_names",
+    "resolve_strategy",
+]
 
 #: Real-variable rules applied after differentiation: for real arguments Abs'[x] = Sign[x] (the
 #: notebook needed this by hand for ``Norm``), and Sign, Abs'' and beyond vanish away from 0.
 REAL_RULES = (
     "{Derivative[1][Abs] -> Sign, Derivative[ggk_ /; ggk > 1][Abs] :> (0 &), "
-    "Derivative[ggk_ /; ggk > 0][Sign] :> (0 &)}"
+    "Derivative[ggk_ /; ggk > 0][Sign] :> (0 &), "
+    "Derivative[0, 1][PolyGamma] -> (PolyGamma[#1 + 1, #2] &), "
+    "Derivative[1][ExpIntegralEi] -> (Exp[#1]/#1 &)}"
 )
 
 #: Extra digits of the second, certifying evaluation.
@@ -124,26 +135,71 @@ def _wl_matrix(rows: np.ndarray) -> str:
     return "{" + ", ".join("{" + ", ".join(wl_rational(float(x)) for x in r) + "}" for r in rows) + "}"
 
 
+#: Rewrites of the held, bound expression so it means the same on Mathematica and Mathics3 and
+#: differentiates on both (engines.md lists Mathics3's gaps): kinks become Abs, whose derivative
+#: the real-variable rules give; two-argument ArcTan a half-angle form; Norm of a matrix (WL's
+#: spectral norm, which Mathics3 gets wrong and nobody can differentiate symbolically) is refused.
+#: Every left side is a HoldPattern: a rule's left side evaluates, and ``Norm[x_]`` evaluates.
+_REWRITE_RULES = (
+    "HoldPattern[Norm[ggm_?MatrixQ]] :> ggUnsupported[\"Norm[matrix] is WL's spectral norm, which has "
+    'no usable symbolic derivative; write Norm[m, \\"Frobenius\\"] or a closed form"]',
+    "HoldPattern[Max[ggl_List]] :> Max @@ ggl",
+    "HoldPattern[Min[ggl_List]] :> Min @@ ggl",
+    "HoldPattern[Max[gga_, ggb_, ggc__]] :> Max[Max[gga, ggb], ggc]",
+    "HoldPattern[Min[gga_, ggb_, ggc__]] :> Min[Min[gga, ggb], ggc]",
+    "HoldPattern[Max[gga_, ggb_]] :> (gga + ggb + Abs[gga - ggb])/2",
+    "HoldPattern[Min[gga_, ggb_]] :> (gga + ggb - Abs[gga - ggb])/2",
+    "HoldPattern[UnitStep[ggx_]] :> (1 + Sign[ggx])/2",
+    "HoldPattern[Ramp[ggx_]] :> (ggx + Abs[ggx])/2",
+    "HoldPattern[Clip[ggx_]] :> Clip[ggx, {-1, 1}]",
+    "HoldPattern[Clip[ggx_, {gga_, ggb_}]] :> Min[Max[ggx, gga], ggb]",
+    "HoldPattern[ArcTan[ggx_, ggy_]] :> 2 ArcTan[ggy/(Sqrt[ggx^2 + ggy^2] + ggx)]",
+)
+REWRITES = "{" + ", ".join(_REWRITE_RULES) + "}"
+
+#: Relative distance to a Piecewise/If boundary under which a point is refused.
+BOUNDARY_TOLERANCE = "10^-10"
+
+_BRANCHES = (
+    "    ggPick[ggC_, ggDef_, ggR_] := Module[{ggM, ggK},\n"
+    "      ggM = Cases[ggC[[All, 2]], (Less | Greater | LessEqual | GreaterEqual)[ggA_, ggB_] :>\n"
+    "        (Abs[ggA - ggB]/(1 + Abs[ggA] + Abs[ggB]) /. ggR), {0, Infinity}];\n"
+    "      ggK = Select[Range[Length[ggC]], TrueQ[ggC[[#, 2]] /. ggR] &];\n"
+    f"      If[Length[ggM] > 0 && Min[ggM] < {BOUNDARY_TOLERANCE},\n"
+    '        ggUnsupported["the point is on or within 1e-10 of a Piecewise/If boundary, where the '
+    'derivative may not exist; move the point, or declare the expected result with expect="],\n'
+    "        If[ggK === {}, ggDef, ggC[[First[ggK], 1]]]]];\n"
+    "    ggActive[ggR_] := ReleaseHold[ggH /. {Piecewise[ggC_List, ggDef_: 0] :> ggPick[ggC, ggDef, ggR],\n"
+    "      If[ggc_, ggt_, ggf_] :> ggPick[{{ggt, ggc}}, ggf, ggR]}];\n"
+)
+
+_BRANCHING = re.compile(r"\b(Piecewise|If)\[")
+
+
 def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TIMEOUT) -> Program:
     """The program returning, for each point, one ``{N[q, p], N[q, p + 30], Precision /@ N[q, p]}``
     triple per quantity of :func:`quantity_names`.
 
-    The expression is held while parameters are replaced by symbolic arrays, so heads that evaluate
-    eagerly (``Norm``) see arrays, never bare symbols.
+    The expression is held while parameters are replaced by symbolic arrays and ``REWRITES`` apply,
+    so heads that evaluate eagerly (``Norm``) see arrays. An expression with ``Piecewise`` or ``If``
+    is resolved per point to the branch active there (Mathics3 cannot differentiate either), and a
+    point near a branch boundary is refused.
     """
     strategy = resolve_strategy(case)
     binds = ", ".join(f"{p} -> {entry_symbols(p, case.shapes[p])}" for p in case.params)
     variables = ", ".join(s for p in case.params for s in _flat_symbols(p, case.shapes[p]))
     p, q = case.precision, case.precision + GUARD_DIGITS
-    body = _symbolic(case, p, q) if strategy == "symbolic" else _substituted(case, p, q)
+    branching = bool(_BRANCHING.search(case.wolfram))
+    f_at = "ggActive[ggR]" if branching else "ggF"
+    body = _symbolic(case, p, q, f_at) if strategy == "symbolic" else _substituted(case, p, q, f_at)
     at_points = ",\n    ".join(f"ggPoint[{_rules(case, pt)}]" for pt in points)
     text = (
         "TimeConstrained[\n"
-        "  Module[{ggF, ggV, ggDirs, ggQ, ggAt, ggG, ggPoint, ggT, ggD1, ggD2, ggD3, ggD4},\n"
-        f"    ggF = ReleaseHold[Hold[{case.wolfram}] /. {{{binds}}}];\n"
-        f"    ggV = {{{variables}}};\n"
-        f"    ggDirs = {_wl_matrix(case.directions())};\n"
-        f"{body}"
+        "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT},\n"
+        f"    ggH = Hold[{case.wolfram}] /. {{{binds}}} //. {REWRITES};\n"
+        + ("" if branching else "    ggF = ReleaseHold[ggH];\n")
+        + f"    ggV = {{{variables}}};\n"
+        f"    ggDirs = {_wl_matrix(case.directions())};\n" + (_BRANCHES if branching else "") + f"{body}"
         f"    {{{at_points}}}\n"
         "  ],\n"
         f"  {timeout}, $Aborted]"
@@ -156,13 +212,13 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
 _TRIPLES = "Table[{ggLo[[ggI]], ggHi[[ggI]], Map[Precision, ggLo[[ggI]], {-1}]}, {ggI, Length[ggLo]}]"
 
 
-def _symbolic(case: Case, p: int, q: int) -> str:
+def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
     """Quantities as exact expressions in the entry symbols; the point goes in before ``N``."""
-    lines, parts = [], ["ggF"]
+    lines, parts = [], ["ggFx"]
     if case.full_jacobian:
-        previous = "ggF"
+        previous = "ggFx"
         for k in range(1, case.order + 1):
-            lines.append(f"    ggD{k} = Map[D[{previous}, #] &, ggV] /. {REAL_RULES};\n")
+            lines.append(f"ggD{k} = Map[D[{previous}, #] &, ggV] /. {REAL_RULES}; ")
             parts.append(f"ggD{k}")
             previous = f"ggD{k}"
     if case.projections:
@@ -171,31 +227,36 @@ def _symbolic(case: Case, p: int, q: int) -> str:
             if case.order >= 2:
                 parts.append("Map[# . (# . ggD2) &, ggDirs]")
         else:  # exact in t: one univariate derivative per direction
-            lines.append("    ggG[ggW_] := ggF /. Thread[ggV -> ggV + ggT ggW];\n")
-            parts.append(f"Map[(D[ggG[#], ggT] /. {REAL_RULES}) &, ggDirs]")
+            along = "ggFx /. Thread[ggV -> ggV + ggT #]"
+            parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES}) &, ggDirs]")
             if case.order >= 2:
-                parts.append(f"Map[(D[ggG[#], {{ggT, 2}}] /. {REAL_RULES}) &, ggDirs]")
-    lines.append(f"    ggQ = {{{', '.join(parts)}}};\n")
+                parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {REAL_RULES}) &, ggDirs]")
+    locals_ = ", ".join(f"ggD{k}" for k in range(1, case.order + 1))
+    quantities = (
+        f"    ggQs[ggFx_] := Module[{{{locals_}}},\n      {''.join(lines)}\n      {{{', '.join(parts)}}}];\n"
+    )
+    shared = "" if f_at != "ggF" else "    ggQ = ggQs[ggF];\n"
+    expr = "ggQ" if f_at == "ggF" else f"ggQs[{f_at}]"
     point = (
-        "    ggPoint[ggR_] := With[{ggE = ggQ /. ggR /. ggT -> 0},\n"
+        f"    ggPoint[ggR_] := With[{{ggE = {expr} /. ggR /. ggT -> 0}},\n"
         f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}}, {_TRIPLES}]];\n"
     )
-    return "".join(lines) + point
+    return quantities + shared + point
 
 
-def _substituted(case: Case, p: int, q: int) -> str:
+def _substituted(case: Case, p: int, q: int, f_at: str) -> str:
     """Quantities at ``N[x0, P]`` for each working precision P: derivatives along ``t``."""
-    parts = ["N[ggF /. ggR, ggP]"]
-    along = f"(D[ggG[ggX, #], ggT] /. {REAL_RULES} /. ggT -> 0) &"
+    along = "ggFx /. Thread[ggV -> ggX + ggT #]"
+    parts = ["N[ggFx /. ggR, ggP]"]
     if case.full_jacobian:
-        parts.append(f"Map[{along}, IdentityMatrix[Length[ggV]]]")
+        parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES} /. ggT -> 0) &, IdentityMatrix[Length[ggV]]]")
     if case.projections:
-        parts.append(f"Map[{along}, ggDirs]")
+        parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES} /. ggT -> 0) &, ggDirs]")
         if case.order >= 2:
-            parts.append(f"Map[(D[ggG[ggX, #], {{ggT, 2}}] /. {REAL_RULES} /. ggT -> 0) &, ggDirs]")
+            parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {REAL_RULES} /. ggT -> 0) &, ggDirs]")
     return (
-        "    ggG[ggX_, ggW_] := ggF /. Thread[ggV -> ggX + ggT ggW];\n"
-        "    ggAt[ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]},\n"
+        "    ggAt[ggFx_, ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]},\n"
         f"      {{{', '.join(parts)}}}];\n"
-        f"    ggPoint[ggR_] := With[{{ggLo = ggAt[ggR, {p}], ggHi = ggAt[ggR, {q}]}}, {_TRIPLES}];\n"
+        f"    ggPoint[ggR_] := With[{{ggLo = ggAt[{f_at}, ggR, {p}], ggHi = ggAt[{f_at}, ggR, {q}]}},\n"
+        f"      {_TRIPLES}];\n"
     )
