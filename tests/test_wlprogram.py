@@ -113,8 +113,11 @@ def test_high_orders_over_many_inputs_are_refused() -> None:
 def test_rewrites_apply_to_the_held_bound_expression() -> None:
     c = gg.case(wolfram="Max[x, y] + ArcTan[x, y]", points=[{"x": 1.0, "y": 2.0}])(xy)
     text = build_program(c, c.points).text
-    assert "ggH = Hold[Max[x, y] + ArcTan[x, y]] /. {x -> gg$x, y -> gg$y} //. {HoldPattern[Norm[ggm_?MatrixQ]]" in text
-    assert "Max[gga_, ggb_] :> (gga + ggb + Abs[gga - ggb])/2" in text
+    assert (
+        "ggH = Hold[Max[x, y] + ArcTan[x, y]] /. {x -> gg$x, y -> gg$y} //. {HoldPattern[Norm[ggm_?MatrixQ]]"
+        in text
+    )
+    assert "HoldPattern[Max[gga_, ggb_]] :> (gga + ggb + Abs[gga - ggb])/2" in text
     assert "ggActive[ggR_]" not in text
 
 
