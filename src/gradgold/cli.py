@@ -80,6 +80,13 @@ def main() -> None:
     help="Kernels evaluating in parallel (default: the number of cores; 2 for a Wolfram kernel, the "
     "free Wolfram Engine's licence limit). Results are byte-identical to a serial run.",
 )
+@click.option(
+    "--startup-timeout",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a kernel may take to start (a real kernel checking its licence can be slow).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
 @golden_dir_option
@@ -90,6 +97,7 @@ def generate(
     force: bool,
     timeout: int,
     jobs: int | None,
+    startup_timeout: float,
     quiet: bool,
     as_json: bool,
     golden_dir: str | None,
@@ -114,6 +122,7 @@ def generate(
             timeout=timeout,
             jobs=jobs or _default_jobs(kernel, embedded),
             progress=progress,
+            startup_timeout=startup_timeout,
         )
     except GradgoldError as exc:
         _fail(str(exc))
@@ -171,10 +180,25 @@ def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quie
     help="Dtypes to check (default: each case's own, float64 and float32).",
 )
 @click.option(
+    "--mode",
+    "modes",
+    multiple=True,
+    type=click.Choice(["reverse", "double_backward", "func", "forward", "compile"]),
+    help="Execution modes to check (default: each case's own; reverse, double_backward, func and "
+    "forward). compile runs only when asked for.",
+)
+@click.option(
+    "--device",
+    default="cpu",
+    show_default=True,
+    help="Device to run on: cpu, cuda, cuda:N or mps. On a machine without it, every check is "
+    "skipped with the reason (exit status 0).",
+)
+@click.option(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON record per case, dtype, point and quantity.",
+    help="Print one JSON record per case, dtype, mode, point and quantity.",
 )
 @click.option(
     "--junit-xml",
@@ -186,55 +210,81 @@ def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quie
 )
 @golden_dir_option
 def check(
-    ids: Sequence[str], dtypes: Sequence[str], as_json: bool, junit_path: str | None, golden_dir: str | None
+    ids: Sequence[str],
+    dtypes: Sequence[str],
+    modes: Sequence[str],
+    device: str,
+    as_json: bool,
+    junit_path: str | None,
+    golden_dir: str | None,
 ) -> None:
-    """Run each case's torch function at its golden's points and compare.
+    """Run each case's torch function at its golden's points and compare, in each dtype and
+    execution mode.
 
-    Exit status: 0 all passed; 1 some check found a mismatch; 2 usage error, invalid case, or a
-    golden that is missing, stale or unreadable (fix: `gradgold generate IDS`).
+    Exit status: 0 all passed (or skipped); 1 some check found a mismatch; 2 usage error, invalid
+    case, or a golden that is missing, stale or unreadable (fix: `gradgold generate IDS`).
     """
     from .check import run_checks
+    from .devices import device_problem
 
+    if device_problem(device).startswith("unknown device"):
+        _fail(device_problem(device))
     try:
         project = _project(golden_dir)
         start = time.perf_counter()
-        checks = run_checks(project, select(load_cases(project), ids), dtypes or None)
+        checks = run_checks(project, select(load_cases(project), ids), dtypes or None, device, modes or None)
     except GradgoldError as exc:
         _fail(str(exc))
     if junit_path is not None:
         _write_junit(Path(junit_path), checks, time.perf_counter() - start)
-    problems = [c for c in checks if c.problem]
     if as_json:
-        for c in checks:
-            if c.problem:
-                click.echo(
-                    json.dumps({"id": c.case_id, "dtype": c.dtype, "passed": False, "error": c.problem})
-                )
-            for r in c.results:
-                click.echo(json.dumps(r.record() | {"xfail": c.expected_failure or None}))
+        _print_check_records(checks)
     else:
-        for c in checks:
-            click.echo(f"{c.status:<5} {c.case_id} [{c.dtype}]")
-            if c.problem:
-                click.echo(f"      {c.problem}")
-            if c.status == "XPASS":
-                click.echo(
-                    f"      expected to fail ({c.expected_failure}) but passed: torch was fixed? remove "
-                    "the case's xfail= for this dtype"
-                )
-            elif c.status == "XFAIL":
-                click.echo(f"      expected failure: {c.expected_failure}")
-                continue
-            for r in c.results:
-                if not r.passed:
-                    click.echo("      " + r.message.replace("\n", "\n      "))
-        passed = sum(c.status == "PASS" for c in checks)
-        xfailed = sum(c.status == "XFAIL" for c in checks)
-        tail = f", {xfailed} xfailed" if xfailed else ""
-        click.echo(f"{passed} passed, {len(checks) - passed - xfailed} failed{tail}")
-    if problems:
+        _print_check_lines(checks)
+    if any(c.problem for c in checks):
         sys.exit(EXIT_USAGE)
     sys.exit(EXIT_OK if all(c.passed for c in checks) else EXIT_MISMATCH)
+
+
+def _print_check_records(checks: Sequence[Any]) -> None:
+    """One JSON record per quantity (``mode`` and ``device`` included); one per check that could
+    not compare anything, with its ``error`` or ``skipped`` reason."""
+    for c in checks:
+        head = {"id": c.case_id, "dtype": c.dtype, "mode": c.mode, "device": c.device}
+        if c.problem:
+            click.echo(json.dumps(head | {"passed": False, "error": c.problem}))
+        elif c.skipped:
+            click.echo(json.dumps(head | {"passed": True, "skipped": c.skipped}))
+        for r in c.results:
+            click.echo(json.dumps(r.record() | {"xfail": c.expected_failure or None}))
+
+
+def _print_check_lines(checks: Sequence[Any]) -> None:
+    """One line per check (``PASS  seed/sine [float64-reverse]``), the reasons of failures, skips
+    and expected failures, then the counts."""
+    for c in checks:
+        click.echo(f"{c.status:<5} {c.case_id} [{c.label}]")
+        if c.problem:
+            click.echo(f"      {c.problem}")
+        if c.status == "SKIP":
+            click.echo(f"      {c.skip_reason}")
+            continue
+        if c.status == "XPASS":
+            click.echo(
+                f"      expected to fail ({c.expected_failure}) but passed: torch was fixed? remove "
+                "the case's xfail= for this dtype"
+            )
+        elif c.status == "XFAIL":
+            click.echo(f"      expected failure: {c.expected_failure}")
+            continue
+        for r in c.results:
+            if not r.passed:
+                click.echo("      " + r.message.replace("\n", "\n      "))
+    counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "XFAIL", "SKIP")}
+    failed = len(checks) - sum(counts.values())
+    tail = f", {counts['XFAIL']} xfailed" if counts["XFAIL"] else ""
+    tail += f", {counts['SKIP']} skipped" if counts["SKIP"] else ""
+    click.echo(f"{counts['PASS']} passed, {failed} failed{tail}")
 
 
 @main.command(name="list")
@@ -478,6 +528,51 @@ def verify(
         _fail(str(exc))
     click.echo(f"verified {len(cases)} case(s): {failed} failure(s)")
     sys.exit(EXIT_MISMATCH if failed else EXIT_OK)
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(["md", "html"]), default="md", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False), default=None, help="Write here (default: stdout)."
+)
+@click.option(
+    "--plot", type=click.Path(dir_okay=False), default=None, help="Also write a PNG of error distributions."
+)
+@click.option(
+    "--date", default=None, help="The date line (default: today); pin it for a reproducible report."
+)
+@golden_dir_option
+def report(
+    ids: Sequence[str],
+    fmt: str,
+    output: str | None,
+    plot: str | None,
+    date: str | None,
+    golden_dir: str | None,
+) -> None:
+    """Render the state of all suites (or IDS): worst errors per operation, quantity and dtype."""
+    import datetime
+
+    import torch
+
+    from .check import run_checks
+    from .report import build_report, render_html, render_markdown, render_plot
+
+    try:
+        project = _project(golden_dir)
+        built = build_report(run_checks(project, select(load_cases(project), ids)))
+    except GradgoldError as exc:
+        _fail(str(exc))
+    when = date or datetime.date.today().isoformat()
+    render = render_html if fmt == "html" else render_markdown
+    text = render(built, date=when, torch_version=torch.__version__)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        Path(output).write_text(text)
+    if plot is not None:
+        render_plot(built, Path(plot))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -121,11 +121,26 @@ class Engine:
         self.path, self.kind = path, kind
         self._startup_timeout = startup_timeout
         self._session: Any = None
+        self._launched: list[subprocess.Popen[bytes]] = []
         self.info = EngineInfo(name=kind, version="", path=path)
 
     def __enter__(self) -> Engine:
         from wolframclient.evaluation import WolframLanguageSession
+        from wolframclient.evaluation.kernel.kernelcontroller import WolframKernelController
         from wolframclient.exception import WolframKernelException
+
+        launched = self._launched
+
+        class Controller(WolframKernelController):  # type: ignore[misc]
+            """Remembers each kernel process it starts: wolframclient kills a kernel that failed to
+            start without waiting for it, and we must reap it (and kill it if it lingers)."""
+
+            def _kernel_start(self) -> None:
+                try:
+                    super()._kernel_start()
+                finally:
+                    if self.kernel_proc is not None:
+                        launched.append(self.kernel_proc)
 
         # Nobody reads the kernel's pipes: give it none, or a chatty kernel blocks at 64 KB.
         self._session = WolframLanguageSession(
@@ -134,17 +149,22 @@ class Engine:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             STARTUP_TIMEOUT=self._startup_timeout,
+            controller_class=Controller,
         )
         try:
             self._session.start()
         except WolframKernelException as exc:
-            self._session = None
+            self.close()  # a kernel that never said OK may still be running: stop it
             raise KernelStartError(
                 f"the {self.kind} kernel at {self.path} did not start ({exc}); "
-                f"it said: {_preflight(self.path)}. Check its licence/activation, or run with the "
-                "embedded engine (--embedded)"
+                f"it said: {_preflight(self.path, self._startup_timeout)}. Check its licence/activation, "
+                "or run with the embedded engine (--embedded)"
             ) from exc
-        version = self.evaluate("$Version").result
+        try:
+            version = self.evaluate("$Version", timeout=self._startup_timeout).result
+        except BaseException:
+            self.close()
+            raise
         name = "Mathics3 (gradgold embedded engine)" if self.kind == "embedded" else "Wolfram Language"
         self.info = EngineInfo(name=name, version=str(version), path=self.path)
         return self
@@ -155,13 +175,12 @@ class Engine:
     def close(self) -> None:
         """Stop the kernel: ask it to quit, and kill it if it does not (it may be hung)."""
         session, self._session = self._session, None
-        if session is None:
-            return
-        proc = getattr(session.kernel_controller, "kernel_proc", None)
-        # A hung or dead kernel may not quit cleanly: it is killed below.
-        with contextlib.suppress(Exception):
-            session.terminate()
-        if proc is not None:  # reap it, or Python warns that it is still running
+        if session is not None:
+            # A hung or dead kernel may not quit cleanly: it is killed below.
+            with contextlib.suppress(Exception):
+                session.terminate()
+        while self._launched:  # reap each, or Python warns that it is still running
+            proc = self._launched.pop()
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -191,18 +210,24 @@ class Engine:
         return Outcome(result=wrapped.result, messages=messages)
 
 
-def _preflight(path: str) -> str:
-    """Run the kernel briefly with its output captured, to show why it would not start."""
+def _preflight(path: str, limit: float) -> str:
+    """Run the kernel briefly with its output captured, to show why it would not start (a licence
+    or activation message, or the output of a binary that is not a kernel at all)."""
     try:
         run = subprocess.run(
             [path, "-noprompt", "-run", "Print[$Version]; Exit[]"],
             capture_output=True,
-            timeout=30,
+            timeout=max(5.0, min(30.0, limit)),
             text=True,
             stdin=subprocess.DEVNULL,
             check=False,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired as exc:
+        said = ((exc.stdout or b"") + (exc.stderr or b"")).decode(errors="replace").strip()
+        return (
+            said.replace("\n", " | ")[:500] + " " if said else ""
+        ) + f"<still running after {exc.timeout:.0f} s>"
+    except OSError as exc:
         return f"<pre-flight failed: {exc}>"
     said = (run.stdout + run.stderr).strip().replace("\n", " | ")
     return said[:500] or f"<nothing; exit status {run.returncode}>"

@@ -71,6 +71,7 @@ def generate(
     timeout: int = DEFAULT_TIMEOUT,
     jobs: int = 1,
     progress: Progress | None = None,
+    startup_timeout: float = 60.0,
 ) -> tuple[list[CaseOutcome], EngineInfo | None]:
     """Generate the goldens of ``cases``; fresh ones are skipped unless ``force``.
 
@@ -90,9 +91,10 @@ def generate(
         if todo:
             path, kind = locate_kernel(kernel, embedded)
             tracker = _Tracker(len(todo), progress)
-            generated, info = _run_workers(
-                project, todo, path, kind, timeout, max(1, min(jobs, len(todo))), tracker
-            )
+            workers = [
+                _Worker(path, kind, timeout, startup_timeout) for _ in range(max(1, min(jobs, len(todo))))
+            ]
+            generated, info = _run_workers(project, todo, workers, tracker)
             outcomes += generated
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
@@ -120,14 +122,15 @@ class _Tracker:
 class _Worker:
     """One kernel and the cases it evaluates; a kernel that dies or hangs is replaced."""
 
-    def __init__(self, path: str, kind: str, timeout: int) -> None:
+    def __init__(self, path: str, kind: str, timeout: int, startup_timeout: float) -> None:
         self.path, self.kind, self.timeout = path, kind, timeout
+        self.startup_timeout = startup_timeout
         self.engine: Engine | None = None
         self.info: EngineInfo | None = None
 
     def start(self) -> Engine:
         if self.engine is None:
-            self.engine = Engine(self.path, self.kind).__enter__()
+            self.engine = Engine(self.path, self.kind, self.startup_timeout).__enter__()
             self.info = self.engine.info
         return self.engine
 
@@ -151,7 +154,7 @@ class _Worker:
 
 
 def _run_workers(
-    project: Project, todo: list[Case], path: str, kind: str, timeout: int, jobs: int, tracker: _Tracker
+    project: Project, todo: list[Case], workers: list[_Worker], tracker: _Tracker
 ) -> tuple[list[CaseOutcome], EngineInfo | None]:
     """Evaluate ``todo`` on up to ``jobs`` kernels pulling cases from one queue.
 
@@ -161,7 +164,6 @@ def _run_workers(
     queue = list(reversed(todo))
     lock = threading.Lock()
     outcomes: list[CaseOutcome] = []
-    workers = [_Worker(path, kind, timeout) for _ in range(jobs)]
     start_errors: list[KernelStartError] = []
     fatal: list[BaseException] = []
 
