@@ -1,0 +1,64 @@
+"""Smoke tests of the bench's building blocks (bench/), fast enough for every test run.
+
+The checker must stay light: ``import gradgold`` and ``import gradgold.check`` never load the
+generator's dependencies. The wrong-backward wrappers the sensitivity benchmark relies on must
+really be wrong (and the right one right), or its floors would mean nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {"wolframclient", "mathics", "sympy", "zmq"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def bench_on_path() -> None:
+    """The bench package lives at the repository root, outside src/: make it importable."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+
+
+@pytest.mark.parametrize("module", ["gradgold", "gradgold.check"])
+def test_import_loads_no_engine_dependency(module: str) -> None:
+    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {m.split(".")[0] for m in json.loads(run.stdout)}
+    assert not loaded & FORBIDDEN, f"import {module} loaded {sorted(loaded & FORBIDDEN)}"
+
+
+def test_wrong_backwards_are_caught_and_right_one_passes() -> None:
+    from bench import sensitivity as s
+
+    subject = s.mlp_subject()
+    fn = subject.case.fn
+    assert s.caught(subject, "gradgold_float64", s.wrong(fn, s.no_bug)) is False
+    assert s.caught(subject, "gradgold_float64", s.wrong(fn, s.scaled(1e-12))) is True
+    assert s.caught(subject, "gradgold_float64", s.wrong(fn, s.one_entry(1e-12))) is True
+    assert s.caught(subject, "gradgold_float64", s.wrong(fn, s.transposed)) is True
+    assert s.caught(subject, "gradcheck", s.wrong(fn, s.scaled(1e-6))) is False
+
+
+def test_seed_goldens_detect_small_errors() -> None:
+    from bench import sensitivity as s
+
+    subject = next(x for x in s.seed_subjects(ROOT) if x.name == "seed/matrix_norm")
+    row = s.floor(subject, "gradgold_float64", s.scaled)
+    assert row["floor"] is not None
+    assert row["floor"] <= 1e-10
+
+
+def test_cost_rows_and_report_render(tmp_path: Path) -> None:
+    from bench import cost
+    from bench.report import cost_section
+
+    rows = cost.run_cost([2], repeat=1, cap=1.0)
+    assert {r["workload"] for r in rows} == {"matrix_norm", "ln_mlp", "logdet"}
+    assert all(r["timings"]["gradgold"]["median_s"] > 0 for r in rows)
+    assert "matrix_norm" in cost_section({"cost": rows})
