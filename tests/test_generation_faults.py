@@ -159,3 +159,22 @@ def test_an_interrupted_run_leaves_goldens_and_no_kernels(tmp_path: Path, sig: s
     assert golden.read_bytes() == before  # regenerating it gives the same bytes, or it was not reached
     assert not [p for p in golden.parent.iterdir() if p.name.startswith(".gradgold-tmp")]
     assert not (golden.parent / "slow.npz").exists()
+
+
+def test_a_failing_write_fails_the_case_and_keeps_the_previous_golden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = find_project(_project(tmp_path))
+    cases = [c for c in load_cases(project) if c.name != "slow"]
+    gen.generate(project, cases, embedded=True)
+    before = {p.name: p.read_bytes() for p in (project.golden_dir / "demo").glob("*.npz")}
+
+    def disk_full(path: Path, golden: object) -> bool:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gen, "write_golden", disk_full)
+    outcomes, _ = gen.generate(project, cases, embedded=True, force=True)
+    assert [o.status for o in outcomes] == ["failed", "failed"]
+    assert "cannot write" in outcomes[0].reason
+    assert "No space left on device); the previous golden is unchanged; free disk space" in outcomes[0].reason
+    assert {p.name: p.read_bytes() for p in (project.golden_dir / "demo").glob("*.npz")} == before

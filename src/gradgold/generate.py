@@ -138,7 +138,14 @@ class _Worker:
         start = time.perf_counter()
         try:
             golden = evaluate_case(self.start(), case, self.timeout)
-            written = write_golden(golden_path(project, case.id), golden)
+            path = golden_path(project, case.id)
+            try:
+                written = write_golden(path, golden)
+            except OSError as exc:  # disk full, read-only tree: the previous golden is untouched
+                raise EvaluationError(
+                    f"{case.source}: case {case.id}: cannot write {path} ({exc}); the previous golden "
+                    "is unchanged; free disk space or make the golden directory writable, then rerun"
+                ) from exc
             status, reason = ("generated" if written else "unchanged"), ""
         except EvaluationError as exc:
             status, reason = "failed", str(exc)
