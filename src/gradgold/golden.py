@@ -304,6 +304,9 @@ def _check_storage(path: Path, info: zipfile.ZipInfo) -> None:
 def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
     """Shape, Fortran order, dtype and data offset of a ``.npy`` entry of version 1.0 (the only
     version the writer produces), refusing dtypes a golden never holds and impossible shapes."""
+    fast = _fast_header(head)
+    if fast is not None:
+        return _checked_header(path, name, *fast)
     f = io.BytesIO(head)
     try:
         with warnings.catch_warnings():
@@ -317,6 +320,34 @@ def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, 
             f"{path}: entry {name!r} is not a valid array ({type(exc).__name__}: {str(exc)[:200]}); "
             f"{_regen(path)}"
         ) from exc
+    return _checked_header(path, name, tuple(shape), bool(fortran), dtype, f.tell())
+
+
+# numpy's exact header text for the arrays gradgold writes: parsed without ``ast`` (most of the
+# cost of reading a golden); anything else goes through numpy's own parser.
+_NPY_HEADER = re.compile(
+    rb"\{'descr': '(?P<descr>[<>|=][biufU]\d{1,3})', 'fortran_order': (?P<fortran>True|False), "
+    rb"'shape': \((?P<shape>(?:\d{1,12}, ?)*(?:\d{1,12})?)\), \} *\n"
+)
+
+
+def _fast_header(head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int] | None:
+    if head[:8] != b"\x93NUMPY\x01\x00" or len(head) < 10:
+        return None
+    length = int.from_bytes(head[8:10], "little")
+    m = _NPY_HEADER.fullmatch(head[10 : 10 + length])
+    if m is None:
+        return None
+    shape = tuple(int(d) for d in m["shape"].split(b",") if d.strip())
+    if len(shape) == 1 and not m["shape"].rstrip().endswith(b","):
+        return None  # "(5)" is not a tuple: let numpy's parser refuse it
+    return shape, m["fortran"] == b"True", np.dtype(m["descr"].decode()), 10 + length
+
+
+def _checked_header(
+    path: Path, name: str, shape: tuple[int, ...], fortran: bool, dtype: np.dtype[Any], offset: int
+) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """Refuse dtypes a golden never holds and impossible shapes."""
     if dtype.hasobject or dtype.kind not in "biufU" or dtype.itemsize == 0:
         raise GoldenFormatError(
             f"{path}: entry {name!r} has dtype {dtype}, which a golden never holds "
@@ -326,7 +357,7 @@ def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, 
         raise GoldenFormatError(
             f"{path}: entry {name!r} declares an impossible shape {shape}; {_regen(path)}"
         )
-    return tuple(shape), bool(fortran), dtype, f.tell()
+    return shape, fortran, dtype, offset
 
 
 def _check_code_points(path: Path, name: str, arr: np.ndarray[Any, Any]) -> None:
