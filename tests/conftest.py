@@ -9,10 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch  # noqa: F401  (see below)
+import torch
+import torch._dynamo  # noqa: F401  (see below)
 
 # pytester's in-process runs forget modules first imported inside them; torch cannot be imported
-# twice in one process (the second import crashes), so it is imported here, up front.
+# twice in one process (the second import crashes), so it is imported here, up front. The same holds
+# for torch._dynamo, which nested torch.func.jvp (forward-mode higher orders) imports on first use
+# and which registers operator libraries that may be registered once only.
 
 pytest_plugins = ["pytester"]
 

@@ -20,27 +20,28 @@ def test_junit_report_names_items_like_pytest(demo_suite: Path, tmp_path: Path) 
     assert suite is not None
     assert {k: suite.get(k) for k in ("name", "tests", "failures", "errors")} == {
         "name": "gradgold",
-        "tests": "6",
-        "failures": "2",
-        "errors": "2",
+        "tests": "24",
+        "failures": "8",
+        "errors": "8",
     }
     cases = {c.get("name"): c for c in suite.iter("testcase")}
+    modes = ("reverse", "double_backward", "func", "forward")
     assert sorted(cases) == sorted(
-        f"{n}[{d}]" for n in ("sine", "product", "new") for d in ("float64", "float32")
+        f"{n}[{d}-{m}]" for n in ("sine", "product", "new") for d in ("float64", "float32") for m in modes
     )
     assert {c.get("classname") for c in cases.values()} == {"golden.demo"}
-    failure = cases["product[float64]"].find("failure")
+    failure = cases["product[float64-reverse]"].find("failure")
     assert failure is not None
     assert failure.get("message") == "2 of 6 checks failed"
     assert (failure.text or "").startswith(
-        "demo/product [float64], point 0, d/dz: torch and the exact reference are not close!"
+        "demo/product [float64-reverse], point 0, d/dz: torch and the exact reference are not close!"
     )
-    error = cases["new[float32]"].find("error")
+    error = cases["new[float32-func]"].find("error")
     assert error is not None
     assert (error.get("message") or "").endswith(
         "is missing; run `gradgold generate demo/new` (or `make golden`) and commit golden/demo/new.npz"
     )
-    assert list(cases["sine[float64]"]) == []
+    assert list(cases["sine[float64-reverse]"]) == []
 
 
 def test_an_unwritable_path_is_a_usage_error(demo_suite: Path, tmp_path: Path) -> None:

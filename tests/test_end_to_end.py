@@ -114,12 +114,15 @@ def test_check_passes_and_json_has_the_records(
 ) -> None:
     run = gradgold(suite, "check", "demo/poly", "demo/vector")
     assert run.returncode == 0, run.stdout
-    assert "PASS  demo/vector [float32]" in run.stdout and "4 passed, 0 failed" in run.stdout
+    assert "PASS  demo/vector [float32-reverse]" in run.stdout and "16 passed, 0 failed" in run.stdout
     records = [
         json.loads(line) for line in gradgold(suite, "check", "demo/vector", "--json").stdout.splitlines()
     ]
-    assert {(r["dtype"], r["quantity"]) for r in records} == {
-        (d, q) for d in ("float64", "float32") for q in ("value", "grad/x", "grad/y")
+    assert {(r["dtype"], r["mode"], r["device"], r["quantity"]) for r in records} == {
+        (d, m, "cpu", q)
+        for d in ("float64", "float32")
+        for m in ("reverse", "double_backward", "func", "forward")
+        for q in ("value", "grad/x", "grad/y")
     }
     assert all(r["passed"] and r["max_ulp_err"] is not None for r in records)
 

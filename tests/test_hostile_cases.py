@@ -95,7 +95,7 @@ def test_broken_torch_function_is_a_failed_check(sine: tuple[gg.Case, Any], fn: 
     assert [r.quantity for r in results] == ["value", "grad/w", "grad/z"]
     for r in results:
         assert not r.passed
-        assert r.message.startswith(f"seed/sine [float64], point 0, {r.quantity}: ")
+        assert r.message.startswith(f"seed/sine [float64-reverse], point 0, {r.quantity}: ")
         assert fragment in r.message and "Inputs: w=1.0, z=2.0" in r.message
 
 

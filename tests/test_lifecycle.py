@@ -50,7 +50,7 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
 
     # Missing: every item fails with the command that fixes it, and nothing is written.
     run = pytester.runpytest("golden")
-    run.assert_outcomes(failed=4)
+    run.assert_outcomes(failed=16)
     run.stdout.fnmatch_lines(
         [
             "*life/square: golden file */golden/life/square.npz is missing; run `gradgold generate "
@@ -60,34 +60,35 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     assert not (pytester.path / "golden" / "life").exists()
 
     assert regenerate(pytester) == ["generated life/square", "generated life/cube"]
-    pytester.runpytest("golden").assert_outcomes(passed=4)
+    pytester.runpytest("golden").assert_outcomes(passed=16)
 
     # A wrong gradient: the report names case, dtype, point, quantity, and shows the numbers.
     write_cases(pytester, body=BROKEN)
     run = pytester.runpytest("golden")
-    run.assert_outcomes(failed=2, passed=2)
+    run.assert_outcomes(failed=8, passed=8)
     run.stdout.fnmatch_lines(
         [
-            "*_ life/square [[]float64[]] _*",
-            "life/square [[]float64[]]: 2 of 4 checks failed against the golden */golden/life/square.npz",
-            "life/square [[]float64[]], point 0, d/dx: torch and the exact reference are not close!",
+            "*_ life/square [[]float64-reverse[]] _*",
+            "life/square [[]float64-reverse[]]: 2 of 4 checks failed against the golden "
+            "*/golden/life/square.npz",
+            "life/square [[]float64-reverse[]], point 0, d/dx: torch and the exact reference are not close!",
             "Mismatched elements: 1 / 1 (100.0%)",
             "Greatest absolute difference: 0.5 at index () (up to * allowed)",
             "Inputs: x=0.5",
             "The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it and "
             "run `gradgold generate life/square`.",
-            "life/square [[]float64[]], point 1, d/dx: torch and the exact reference are not close!",
+            "life/square [[]float64-reverse[]], point 1, d/dx: torch and the exact reference are not close!",
         ]
     )
-    run.stdout.fnmatch_lines(["FAILED golden/life.py::square[[]float32[]]*"])
+    run.stdout.fnmatch_lines(["FAILED golden/life.py::square[[]float32-forward[]]*"])
 
     write_cases(pytester)
-    pytester.runpytest("golden").assert_outcomes(passed=4)
+    pytester.runpytest("golden").assert_outcomes(passed=16)
 
     # The same mathematics written differently is still a new case: its golden is stale.
     write_cases(pytester, wl="Sin[x] + x^2")
     run = pytester.runpytest("golden")
-    run.assert_outcomes(failed=2, passed=2)
+    run.assert_outcomes(failed=8, passed=8)
     run.stdout.fnmatch_lines(
         [
             "*life/square: golden */golden/life/square.npz is stale: the case's expression, points or "
@@ -96,12 +97,12 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
         ]
     )
     assert regenerate(pytester) == ["generated life/square", "skipped life/cube"]
-    pytester.runpytest("golden").assert_outcomes(passed=4)
+    pytester.runpytest("golden").assert_outcomes(passed=16)
 
     # A deleted case leaves an orphan: reported by a full run, not a failure, deleted by prune.
     write_cases(pytester, wl="Sin[x] + x^2", cube=False)
     run = pytester.runpytest("golden")
-    run.assert_outcomes(passed=2)
+    run.assert_outcomes(passed=8)
     assert run.ret == 0
     run.stdout.fnmatch_lines(
         [
@@ -119,5 +120,5 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     ]
     assert pruned.exit_code == 0
     run = pytester.runpytest("golden")
-    run.assert_outcomes(passed=2)
+    run.assert_outcomes(passed=8)
     run.stdout.no_fnmatch_line("*orphan golden*")

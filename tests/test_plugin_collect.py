@@ -1,4 +1,4 @@
-"""Collection: one readable item per case and dtype, selectable like any test, and a plugin that
+"""Collection: one readable item per case, dtype and mode, selectable like any test, and a plugin that
 costs nothing to load."""
 
 from __future__ import annotations
@@ -9,34 +9,37 @@ import textwrap
 
 import pytest
 
+MODES = ("reverse", "double_backward", "func", "forward")
 
-def test_items_are_case_x_dtype_with_readable_ids(demo: pytest.Pytester) -> None:
+
+def test_items_are_case_x_dtype_x_mode_with_readable_ids(demo: pytest.Pytester) -> None:
     run = demo.runpytest("golden", "--collect-only", "-q")
-    assert run.outlines[:4] == [
-        "golden/demo.py::sine[float64]",
-        "golden/demo.py::sine[float32]",
-        "golden/demo.py::product[float64]",
-        "golden/demo.py::product[float32]",
+    assert run.outlines[:16] == [
+        f"golden/demo.py::{c}[{d}-{m}]"
+        for c in ("sine", "product")
+        for d in ("float64", "float32")
+        for m in MODES
     ]
 
 
 def test_a_full_run_passes_and_reports_nothing_else(demo: pytest.Pytester) -> None:
     run = demo.runpytest("golden", "-v")
-    run.assert_outcomes(passed=4)
-    run.stdout.fnmatch_lines(["golden/demo.py::sine[[]float64[]] PASSED*"])
+    run.assert_outcomes(passed=16)
+    run.stdout.fnmatch_lines(["golden/demo.py::sine[[]float64-reverse[]] PASSED*"])
     run.stdout.no_fnmatch_line("*gradgold:*")
 
 
 def test_k_and_node_ids_select_items(demo: pytest.Pytester) -> None:
-    demo.runpytest("golden", "-k", "product and float32").assert_outcomes(passed=1)
-    demo.runpytest("golden/demo.py::sine[float64]").assert_outcomes(passed=1)
-    demo.runpytest("-m", "gradgold", "golden").assert_outcomes(passed=4)
+    demo.runpytest("golden", "-k", "product and float32").assert_outcomes(passed=4)
+    demo.runpytest("golden", "-k", "product and float32 and func").assert_outcomes(passed=1)
+    demo.runpytest("golden/demo.py::sine[float64-reverse]").assert_outcomes(passed=1)
+    demo.runpytest("-m", "gradgold", "golden").assert_outcomes(passed=16)
 
 
 def test_a_case_file_is_never_imported_as_a_test_module(demo: pytest.Pytester) -> None:
     path = demo.path / "golden" / "demo.py"
     path.write_text(path.read_text() + "\n\ndef test_not_a_test():\n    raise AssertionError\n")
-    demo.runpytest("golden/demo.py").assert_outcomes(passed=4)
+    demo.runpytest("golden/demo.py").assert_outcomes(passed=16)
 
 
 def test_a_broken_case_file_is_a_collection_error_naming_it(demo: pytest.Pytester) -> None:

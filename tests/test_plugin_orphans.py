@@ -21,7 +21,7 @@ def orphaned(demo: pytest.Pytester) -> pytest.Pytester:
 
 def test_a_full_run_warns_about_orphans(orphaned: pytest.Pytester) -> None:
     run = orphaned.runpytest("golden")
-    run.assert_outcomes(passed=4)
+    run.assert_outcomes(passed=16)
     assert run.ret == pytest.ExitCode.OK
     run.stdout.fnmatch_lines(
         [
@@ -34,7 +34,7 @@ def test_a_full_run_warns_about_orphans(orphaned: pytest.Pytester) -> None:
 
 def test_orphans_fail_the_run_when_asked(orphaned: pytest.Pytester) -> None:
     run = orphaned.runpytest("golden", "--gradgold-orphans=fail")
-    run.assert_outcomes(passed=4)
+    run.assert_outcomes(passed=16)
     assert run.ret == pytest.ExitCode.TESTS_FAILED
     run.stdout.fnmatch_lines(
         [
@@ -50,8 +50,8 @@ def test_orphans_fail_the_run_when_asked(orphaned: pytest.Pytester) -> None:
     [
         ["-k", "sine"],
         ["-m", "not gradgold"],
-        ["golden/demo.py::sine[float64]"],
-        ["--deselect", "golden/demo.py::product[float32]"],
+        ["golden/demo.py::sine[float64-reverse]"],
+        ["--deselect", "golden/demo.py::product[float32-func]"],
     ],
     ids=["-k", "-m", "node id", "--deselect"],
 )
@@ -66,9 +66,9 @@ def test_a_last_failed_run_does_not_report_orphans(orphaned: pytest.Pytester) ->
     case_file = orphaned.path / "golden" / "demo.py"
     case_file.write_text(case_file.read_text().replace("w * z**2", "w * z**2 + 1"))
     args = ["golden"]
-    orphaned.runpytest(*args).assert_outcomes(failed=2, passed=2)
+    orphaned.runpytest(*args).assert_outcomes(failed=8, passed=8)
     run = orphaned.runpytest(*args, "--lf")
-    run.assert_outcomes(failed=2)
+    run.assert_outcomes(failed=8)
     run.stdout.no_fnmatch_line("*orphan golden*")
 
 

@@ -106,7 +106,7 @@ def test_a_gradient_wrong_by_a_small_relative_error_is_caught(
         grads = [r for q, r in by_quantity.items() if q.startswith("grad/")]
         assert grads and not any(r.passed for r in grads), case.id
         assert "torch and the exact reference are not close!" in grads[0].message
-        assert f"{case.id} [{dtype}], point 0, d/d" in grads[0].message
+        assert f"{case.id} [{dtype}-reverse], point 0, d/d" in grads[0].message
 
 
 def test_the_same_wrapper_without_error_passes(seed: dict[str, Any]) -> None:

@@ -39,17 +39,18 @@ def test_cli_counts_an_expected_failure_as_expected(demo_suite: Path, tmp_path: 
     root = _project(demo_suite, tmp_path, buggy=True, xfail='"torch bug (pytorch/pytorch#1)"')
     run = gradgold_cli(root, "check", "demo/sine")
     assert run.returncode == 0, run.stdout
-    assert "XFAIL demo/sine [float64]" in run.stdout
+    assert "XFAIL demo/sine [float64-reverse]" in run.stdout
+    assert "XFAIL demo/sine [float32-forward]" in run.stdout
     assert "expected failure: torch bug (pytorch/pytorch#1)" in run.stdout
-    assert "0 passed, 0 failed, 2 xfailed" in run.stdout
+    assert "0 passed, 0 failed, 8 xfailed" in run.stdout
 
 
 def test_cli_fails_when_a_recorded_bug_is_fixed(demo_suite: Path, tmp_path: Path) -> None:
     root = _project(demo_suite, tmp_path, buggy=False, xfail='{"float32": "float32 only bug"}')
     run = gradgold_cli(root, "check", "demo/sine")
     assert run.returncode == 1
-    assert "PASS  demo/sine [float64]" in run.stdout
-    assert "XPASS demo/sine [float32]" in run.stdout
+    assert "PASS  demo/sine [float64-reverse]" in run.stdout
+    assert "XPASS demo/sine [float32-reverse]" in run.stdout
     assert (
         "expected to fail (float32 only bug) but passed: torch was fixed? remove the case's xfail="
         in run.stdout
@@ -62,8 +63,8 @@ def test_pytest_marks_the_items_strict_xfail(
     quiet_pytester(monkeypatch)
     _project(demo_suite, pytester.path, buggy=True, xfail='{"float64": "known (pytorch/pytorch#1)"}')
     result = pytester.runpytest("golden", "-k", "sine", "-rxX")
-    result.assert_outcomes(xfailed=1, failed=1)
-    result.stdout.fnmatch_lines(["*XFAIL golden/demo.py::sine*float64* - known (pytorch/pytorch#1)*"])
+    result.assert_outcomes(xfailed=4, failed=4)
+    result.stdout.fnmatch_lines(["*XFAIL golden/demo.py::sine*float64-func* - known (pytorch/pytorch#1)*"])
 
 
 def test_xfail_needs_a_reason() -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import CaseError
-from .exact import GRIDS
+from .exact import GRID_NAMES, round_to_grid
 
 __all__ = ["FORMAT_VERSION", "Case", "Point", "case", "uniform"]
 
@@ -95,16 +95,13 @@ class Case:
         grid where some point is not exactly representable in it."""
         out = ["float64"]
         for dtype in self.dtypes:
-            if dtype in GRIDS and dtype != "float64" and not self.on_grid(dtype):
+            if dtype in GRID_NAMES and dtype != "float64" and not self.on_grid(dtype):
                 out.append(dtype)
         return tuple(out)
 
     def on_grid(self, grid: str) -> bool:
         """Whether every point is exactly representable in ``grid``."""
-        kind = GRIDS[grid]
-        return all(
-            np.array_equal(v.astype(kind).astype(np.float64), v) for p in self.points for v in p.values()
-        )
+        return all(np.array_equal(round_to_grid(v, grid), v) for p in self.points for v in p.values())
 
     def fingerprint(self) -> str:
         """Hash of everything the golden's numbers depend on (not the torch function: the golden is
@@ -196,6 +193,7 @@ def case(
         if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
             raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
         where = f"{built.source}: case {built.name!r}"
+        _check_modes_and_xfail(where, modes, require_modes, reasons)
         if projections < 0 or (not full_jacobian and projections == 0):
             raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
         if strategy not in ("auto", "symbolic", "substituted"):
@@ -222,6 +220,28 @@ def case(
         return built
 
     return decorate
+
+
+_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")
+
+
+def _check_modes_and_xfail(
+    where: str, modes: Sequence[str] | None, required: Sequence[str], reasons: Mapping[str, str]
+) -> None:
+    """Mode names and xfail keys must be ones the checker knows: a typo would silently never match."""
+    from .modes import MODES
+
+    for label, names in (("modes", modes or ()), ("require_modes", required)):
+        unknown = [m for m in names if m not in MODES]
+        if unknown:
+            raise CaseError(f"{where}: {label}= names unknown mode {unknown[0]!r}; use {list(MODES)}")
+    keys = {"*", *_DTYPE_NAMES, *MODES} | {f"{d}-{m}" for d in _DTYPE_NAMES for m in MODES}
+    bad = [k for k in reasons if k not in keys]
+    if bad:
+        raise CaseError(
+            f"{where}: xfail key {bad[0]!r} is neither '*', a dtype, a mode nor 'dtype-mode' "
+            "(e.g. 'float32-forward')"
+        )
 
 
 def _build(

@@ -2,27 +2,37 @@
 
 It imports torch and numpy only (never wolframclient, Mathics or sympy). A function that raises,
 returns something other than a tensor of the golden's shape and dtype, or returns NaN is a failed
-check with a message, never a crash of the run.
+check with a message, never a crash of the run. Each check is one case in one dtype, one execution
+mode (:mod:`gradgold.modes`) and one device; a mode that cannot run the function (torch says so:
+no jvp, no vmap support, ...) makes its quantities *not applicable*, a skip with torch's reason,
+unless the case lists the mode in ``require_modes=``.
+
+Quantities, as the golden names them: ``value``, ``grad/<param>`` (Jacobian), ``hessian``, ``d3``,
+``d4`` (over the N flattened variables), ``proj/grad`` and ``proj/hess`` (along the golden's
+``directions``). The checker computes exactly those present.
 """
 
 from __future__ import annotations
 
 import traceback
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
+from .autodiff import Engine, engine_for, prepare, unsupported_reason
 from .cases import Case
-from .compare import Comparison, compare
+from .compare import Comparison, compare, compare_exact
+from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
 from .golden import Golden, GridData
+from .modes import MODES, case_modes, check_label, expected_failure, required
 from .suite import Project, fresh_golden
 
-__all__ = ["CaseCheck", "QuantityResult", "check_golden", "reference_grid", "run_checks"]
+__all__ = ["CaseCheck", "QuantityResult", "check_golden", "not_applicable", "reference_grid", "run_checks"]
 
 _DTYPES = {
     "float64": torch.float64,
@@ -31,10 +41,24 @@ _DTYPES = {
     "bfloat16": torch.bfloat16,
 }
 
+#: Full derivatives by order, and the projections: (quantity, order).
+_ORDERS = {"hessian": 2, "d3": 3, "d4": 4}
+_PROJECTIONS = {"proj/grad": 1, "proj/hess": 2}
+_LABELS = {
+    "value": "value",
+    "hessian": "Hessian",
+    "d3": "third derivatives",
+    "d4": "fourth derivatives",
+    "proj/grad": "gradient along the golden's directions",
+    "proj/hess": "v'Hv along the golden's directions",
+}
+
 
 @dataclass(frozen=True)
 class QuantityResult:
-    """One comparison: a case, dtype, point and quantity (``value`` or ``grad/<param>``)."""
+    """One comparison: a case, dtype, mode, device, point and quantity (``value``, ``grad/<param>``,
+    ``hessian``...). ``skipped`` (torch's reason) marks a quantity the mode cannot compute: not a
+    failure, and ``passed`` is True."""
 
     case_id: str
     dtype: str
@@ -44,6 +68,9 @@ class QuantityResult:
     comparison: Comparison | None = None
     error: str = ""
     message: str = ""
+    mode: str = "reverse"
+    device: str = "cpu"
+    skipped: str = ""
 
     def record(self) -> dict[str, Any]:
         """The JSON record of ``gradgold check --json``."""
@@ -51,9 +78,12 @@ class QuantityResult:
         return {
             "id": self.case_id,
             "dtype": self.dtype,
+            "mode": self.mode,
+            "device": self.device,
             "point": self.point,
             "quantity": self.quantity,
             "passed": self.passed,
+            "skipped": self.skipped or None,
             "max_abs_err": c.max_abs_err if c else None,
             "max_rel_err": c.max_rel_err if c else None,
             "max_ulp_err": c.max_ulp_err if c else None,
@@ -80,53 +110,181 @@ def reference_grid(golden: Golden, dtype: str) -> GridData:
     return data
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every comparison of one check shares."""
+
+    case: Case
+    golden: Golden
+    data: GridData
+    dtype: str
+    mode: str
+    device: str
+    params: tuple[str, ...]
+
+    @property
+    def tag(self) -> str:
+        return f"{self.case.id} [{check_label(self.dtype, self.mode, self.device)}]"
+
+
 def check_golden(
     case: Case,
     golden: Golden,
     dtype: str,
     fn: Callable[..., Any] | None = None,
     device: str = "cpu",
+    mode: str = "reverse",
 ) -> list[QuantityResult]:
-    """Check ``fn`` (default: the case's own function) against every point of the golden."""
+    """Check ``fn`` (default: the case's own function) in ``mode`` against every point of the golden."""
     if dtype not in _DTYPES:
         raise CheckError(f"{case.id}: unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+    if mode not in MODES:
+        raise CheckError(f"{case.id}: unknown mode {mode!r}; use one of {', '.join(MODES)}")
     data = reference_grid(golden, dtype)
-    func = fn if fn is not None else case.fn
+    params = tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
+    ctx = _Context(case, golden, data, dtype, mode, device, params)
+    _check_quantities(ctx)
+    func = prepare(mode, fn if fn is not None else case.fn)
     results: list[QuantityResult] = []
     for i in range(data.n_points):
-        results += _check_point(case, data, i, dtype, func, device)
+        results += _check_point(ctx, i, func)
     return results
 
 
-def _check_point(
-    case: Case, data: GridData, i: int, dtype: str, fn: Callable[..., Any], device: str
-) -> list[QuantityResult]:
-    tdtype = _DTYPES[dtype]
-    params = list(data.inputs)
-    names = ["value", *(f"grad/{p}" for p in params)]
-    inputs_text = ", ".join(f"{p}={data.inputs[p][i].tolist()!r}" for p in params)
+def _check_quantities(ctx: _Context) -> None:
+    """Refuse a golden holding a quantity this checker does not know: it would go unchecked."""
+    known = {"value", *(f"grad/{p}" for p in ctx.params), *_ORDERS, *_PROJECTIONS}
+    unknown = sorted(set(ctx.data.numbers) - known)
+    if unknown:
+        raise CheckError(
+            f"{ctx.case.id}: the golden holds {unknown[0]!r}, which this gradgold cannot check; "
+            "upgrade gradgold to the version that wrote the golden"
+        )
+    if any(q in ctx.data.numbers for q in _PROJECTIONS) and _directions(ctx.golden) is None:
+        raise CheckError(
+            f"{ctx.case.id}: the golden holds projections but no directions; regenerate it with "
+            f"`gradgold generate {ctx.case.id} --force`"
+        )
 
-    def failed(quantity: str, error: str) -> QuantityResult:
-        msg = f"{case.id} [{dtype}], point {i}, {quantity}: {error}\nInputs: {inputs_text}"
-        return QuantityResult(case.id, dtype, i, quantity, False, error=error, message=msg)
 
-    xs = [torch.tensor(data.inputs[p][i], dtype=tdtype, device=device).requires_grad_(True) for p in params]
-    ref_value = data.numbers["value"][i]
+def _directions(golden: Golden) -> npt.NDArray[np.float64] | None:
+    found = getattr(golden, "directions", None)
+    return None if found is None else np.asarray(found, dtype=np.float64)
+
+
+def _inputs_text(ctx: _Context, i: int) -> str:
+    return ", ".join(f"{p}={ctx.data.inputs[p][i].tolist()!r}" for p in ctx.params)
+
+
+def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[QuantityResult]:
+    names = [q for q in ctx.data.numbers]
+    tdtype = _DTYPES[ctx.dtype]
+    xs = [
+        torch.tensor(ctx.data.inputs[p][i], dtype=tdtype, device=ctx.device).requires_grad_(True)
+        for p in ctx.params
+    ]
     try:
         out = fn(*xs)
     except Exception as exc:
-        return [failed(n, f"the torch function raised {_exc_text(exc)}") for n in names]
-    problem = _output_problem(out, ref_value.shape, tdtype)
+        return [_failed(ctx, i, n, f"the torch function raised {_exc_text(exc)}") for n in names]
+    problem = _output_problem(out, ctx.data.numbers["value"][i].shape, tdtype)
     if problem:
-        return [failed(n, problem) for n in names]
-    results = [_result(case, dtype, i, "value", out.detach(), ref_value, inputs_text)]
-    try:
-        jac = _jacobian(out, xs)
-    except Exception as exc:
-        return results + [failed(n, f"backward raised {_exc_text(exc)}") for n in names[1:]]
-    for p, j in zip(params, jac, strict=True):
-        results.append(_result(case, dtype, i, f"grad/{p}", j, data.numbers[f"grad/{p}"][i], inputs_text))
+        return [_failed(ctx, i, n, problem) for n in names]
+    results = [_compare(ctx, i, "value", out.detach())]
+    engine = engine_for(ctx.mode, fn, xs, out)
+    for level, quantities in _levels(ctx):
+        results += _check_level(ctx, i, engine, level, quantities)
     return results
+
+
+def _levels(ctx: _Context) -> list[tuple[tuple[str, int], list[str]]]:
+    """The derivatives to compute, each with the quantities it answers, lowest order first."""
+    present = ctx.data.numbers
+    out: list[tuple[tuple[str, int], list[str]]] = []
+    grads = [f"grad/{p}" for p in ctx.params if f"grad/{p}" in present]
+    if grads:
+        out.append((("full", 1), grads))
+    out += [(("full", k), [q]) for q, k in _ORDERS.items() if q in present]
+    out += [(("proj", k), [q]) for q, k in _PROJECTIONS.items() if q in present]
+    return out
+
+
+def _check_level(
+    ctx: _Context, i: int, engine: Engine, level: tuple[str, int], quantities: list[str]
+) -> list[QuantityResult]:
+    """Compute one derivative and compare each quantity it answers; an error is charged to them."""
+    kind, k = level
+    try:
+        got = engine.full(k) if kind == "full" else engine.proj(k, _direction_tensor(ctx))
+    except Exception as exc:
+        return _level_error(ctx, i, quantities, exc, first_order=level == ("full", 1))
+    if kind == "full" and k == 1:
+        return [_compare(ctx, i, q, part) for q, part in zip(quantities, _by_param(ctx, got), strict=True)]
+    return [_compare(ctx, i, quantities[0], got)]
+
+
+def _direction_tensor(ctx: _Context) -> torch.Tensor:
+    v = _directions(ctx.golden)
+    assert v is not None  # _check_quantities refused projections without directions
+    return torch.tensor(v, dtype=_DTYPES[ctx.dtype], device=ctx.device)
+
+
+def _by_param(ctx: _Context, jac: torch.Tensor) -> list[torch.Tensor]:
+    """Split a flat Jacobian ``(*out, N)`` into ``grad/<p>`` shaped ``(*out, *shape_p)``."""
+    out_shape = tuple(jac.shape[:-1])
+    parts, start = [], 0
+    for p in ctx.params:
+        if f"grad/{p}" not in ctx.data.numbers:
+            start += int(np.prod(ctx.data.inputs[p].shape[1:], dtype=np.int64))
+            continue
+        shape = tuple(ctx.data.inputs[p].shape[1:])
+        size = int(np.prod(shape, dtype=np.int64))
+        parts.append(jac[..., start : start + size].reshape(out_shape + shape))
+        start += size
+    return parts
+
+
+def _level_error(
+    ctx: _Context, i: int, quantities: list[str], exc: BaseException, first_order: bool
+) -> list[QuantityResult]:
+    """A mode torch says cannot run the function: not applicable (a skip), unless the case requires
+    the mode or it is the reverse-mode gradient every other mode is measured against."""
+    reason = unsupported_reason(exc)
+    baseline = ctx.mode == "reverse" and first_order
+    if reason and not baseline and not required(ctx.case, ctx.mode):
+        why = f"not applicable: mode {ctx.mode} cannot run this function ({reason})"
+        return [_skipped(ctx, i, q, why) for q in quantities]
+    what = "backward" if ctx.mode in ("reverse", "double_backward", "compile") else f"mode {ctx.mode}"
+    error = f"{what} raised {_exc_text(exc)}"
+    if reason:
+        error += (
+            f"; the case lists {ctx.mode!r} in require_modes=, so it must work"
+            if required(ctx.case, ctx.mode)
+            else "; reverse mode is the baseline every case must support"
+        )
+    return [_failed(ctx, i, q, error) for q in quantities]
+
+
+def _failed(ctx: _Context, i: int, quantity: str, error: str) -> QuantityResult:
+    msg = f"{ctx.tag}, point {i}, {quantity}: {error}\nInputs: {_inputs_text(ctx, i)}"
+    return QuantityResult(
+        ctx.case.id, ctx.dtype, i, quantity, False, error=error, message=msg, mode=ctx.mode, device=ctx.device
+    )
+
+
+def _skipped(ctx: _Context, i: int, quantity: str, reason: str) -> QuantityResult:
+    msg = f"{ctx.tag}, point {i}, {quantity}: {reason}"
+    return QuantityResult(
+        ctx.case.id,
+        ctx.dtype,
+        i,
+        quantity,
+        True,
+        message=msg,
+        mode=ctx.mode,
+        device=ctx.device,
+        skipped=reason,
+    )
 
 
 def _output_problem(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> str:
@@ -145,39 +303,137 @@ def _output_problem(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> str
 
 
 def _jacobian(out: torch.Tensor, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """d out / d x for each input, shaped ``out.shape + x.shape`` (zeros where x is unused)."""
-    flat = out.reshape(-1)
-    rows: list[list[torch.Tensor]] = [[] for _ in xs]
-    for k in range(flat.numel()):
-        grads = torch.autograd.grad(flat[k], xs, retain_graph=True, allow_unused=True)
-        for r, g, x in zip(rows, grads, xs, strict=True):
-            r.append(torch.zeros_like(x) if g is None else g)
-    return [torch.stack(r).reshape(tuple(out.shape) + tuple(x.shape)) for r, x in zip(rows, xs, strict=True)]
+    """d out / d x for each input, shaped ``out.shape + x.shape`` (zeros where x is unused):
+    the reverse-mode baseline, as one backward per output element."""
+    flat = engine_for("reverse", lambda *a: out, xs, out).full(1)
+    sizes = [x.numel() for x in xs]
+    return [
+        part.reshape(tuple(out.shape) + tuple(x.shape))
+        for part, x in zip(torch.split(flat, sizes, -1), xs, strict=True)
+    ]
 
 
-def _result(
-    case: Case,
-    dtype: str,
-    i: int,
-    quantity: str,
-    got: torch.Tensor,
-    ref: npt.NDArray[np.float64],
-    inputs_text: str,
-) -> QuantityResult:
+# ----------------------------------------------------------------------------- comparing one quantity
+
+
+def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> QuantityResult:
     got64 = got.detach().to("cpu", torch.float64).numpy()
-    key = quantity.removeprefix("grad/")
-    rtol = case.rtol_ulps.get(dtype)
-    cmp = compare(got64, ref, dtype, rtol_ulps=rtol)
-    message = ""
-    if not cmp.passed:
-        label = "value" if quantity == "value" else f"d/d{key}"
-        message = (
-            f"{case.id} [{dtype}], point {i}, {label}: torch and the exact reference are not close!\n"
-            f"{cmp.summary()}\nInputs: {inputs_text}\n"
-            f"The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it "
-            f"and run `gradgold generate {case.id}`."
+    declared = _declared(ctx, i, quantity)
+    if declared is not None:
+        cmp = compare_exact(got64, _round_declared(declared, got64.shape, ctx.dtype))
+        why = "the case's expect= declares this result exactly (a point where the derivative does not exist)"
+    else:
+        ref = ctx.data.numbers[quantity][i]
+        cond = _conditioning(ctx, i, quantity)
+        cmp = compare(got64, ref, ctx.dtype, rtol_ulps=ctx.case.rtol_ulps.get(ctx.dtype), cond=cond)
+        why = ""
+    message = "" if cmp.passed else _mismatch_message(ctx, i, quantity, cmp, why)
+    return QuantityResult(
+        ctx.case.id,
+        ctx.dtype,
+        i,
+        quantity,
+        cmp.passed,
+        comparison=cmp,
+        message=message,
+        mode=ctx.mode,
+        device=ctx.device,
+    )
+
+
+def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why: str) -> str:
+    label = _LABELS.get(quantity) or f"d/d{quantity.removeprefix('grad/')}"
+    if why:
+        fix = f"{why}: if torch is right, fix the case's expect= entry for point {i}, {quantity!r}."
+        head = "torch does not give the declared result!"
+    else:
+        fix = (
+            "The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it "
+            f"and run `gradgold generate {ctx.case.id}`."
         )
-    return QuantityResult(case.id, dtype, i, quantity, cmp.passed, comparison=cmp, message=message)
+        head = "torch and the exact reference are not close!"
+    variables = _variables_text(ctx) if quantity in _ORDERS else ""
+    return (
+        f"{ctx.tag}, point {i}, {label}: {head}\n{cmp.summary()}\nInputs: {_inputs_text(ctx, i)}\n"
+        f"{variables}{fix}"
+    )
+
+
+def _variables_text(ctx: _Context) -> str:
+    """Which variable each index of a Hessian-like quantity is (they are flattened parameters)."""
+    names = []
+    for p in ctx.params:
+        shape = ctx.data.inputs[p].shape[1:]
+        names += [p + (str(list(ix)) if shape else "") for ix in np.ndindex(*shape)]
+    shown = ", ".join(f"{k}={n}" for k, n in enumerate(names[:16]))
+    more = f", ... ({len(names)} in all)" if len(names) > 16 else ""
+    return f"Variables (derivative indices): {shown}{more}\n"
+
+
+def _declared(ctx: _Context, i: int, quantity: str) -> Any:
+    """The case's ``expect={point: {quantity: value}}`` entry, or None."""
+    expect: Mapping[Any, Mapping[str, Any]] = getattr(ctx.case, "expect", None) or {}
+    entry = expect.get(i, expect.get(str(i), {}))
+    return entry.get(quantity)
+
+
+def _round_declared(value: Any, shape: tuple[int, ...], dtype: str) -> npt.NDArray[np.float64]:
+    """The declared value (numbers, "nan", "inf", "-inf", nested lists) as ``dtype`` holds it."""
+    arr = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
+    return torch.from_numpy(np.array(arr)).to(_DTYPES[dtype]).double().numpy()
+
+
+def _conditioning(ctx: _Context, i: int, quantity: str) -> npt.NDArray[np.float64] | None:
+    """``sum_j |x_j| |d q / d x_j|`` from the golden's next order, or None where it holds none
+    (the allowance is then the plain ULP rule; see :mod:`gradgold.compare`)."""
+    x = np.abs(np.concatenate([ctx.data.inputs[p][i].reshape(-1) for p in ctx.params]))
+    numbers = ctx.data.numbers
+    if quantity == "value":
+        jac = _flat_jacobian(ctx, i)
+        return None if jac is None else np.asarray(np.abs(jac) @ x)
+    if quantity.startswith("grad/") and "hessian" in numbers:
+        cond = np.abs(numbers["hessian"][i]) @ x  # (*out, N)
+        return _by_param_np(ctx, cond, quantity.removeprefix("grad/"))
+    nxt = {"hessian": "d3", "d3": "d4"}.get(quantity)
+    if nxt and nxt in numbers:
+        return np.asarray(np.abs(numbers[nxt][i]) @ x)
+    return _projection_conditioning(ctx, i, quantity, x)
+
+
+def _projection_conditioning(
+    ctx: _Context, i: int, quantity: str, x: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64] | None:
+    """For ``J v``: ``|x| . |H v|``; for ``v'Hv``: ``|x| . |d3 v v|``, when the golden holds them."""
+    v = _directions(ctx.golden)
+    numbers = ctx.data.numbers
+    if v is None:
+        return None
+    if quantity == "proj/grad" and "hessian" in numbers:
+        hv = np.einsum("...ij,kj->k...i", numbers["hessian"][i], v)
+        return np.asarray(np.abs(hv) @ x)
+    if quantity == "proj/hess" and "d3" in numbers:
+        t = np.einsum("...abj,ka,kb->k...j", numbers["d3"][i], v, v)
+        return np.asarray(np.abs(t) @ x)
+    return None
+
+
+def _flat_jacobian(ctx: _Context, i: int) -> npt.NDArray[np.float64] | None:
+    grads = [f"grad/{p}" for p in ctx.params]
+    if not all(g in ctx.data.numbers for g in grads):
+        return None
+    out_shape = ctx.data.numbers["value"][i].shape
+    return np.concatenate([ctx.data.numbers[g][i].reshape(*out_shape, -1) for g in grads], axis=-1)
+
+
+def _by_param_np(ctx: _Context, flat: npt.NDArray[np.float64], param: str) -> npt.NDArray[np.float64]:
+    start = 0
+    for p in ctx.params:
+        shape = ctx.data.inputs[p].shape[1:]
+        size = int(np.prod(shape, dtype=np.int64))
+        if p == param:
+            return flat[..., start : start + size].reshape(flat.shape[:-1] + shape)
+        start += size
+    raise KeyError(param)
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -186,15 +442,35 @@ def _exc_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{at}"
 
 
+# ------------------------------------------------------------------------------------ whole checks
+
+
 @dataclass(frozen=True)
 class CaseCheck:
-    """All comparisons of one case in one dtype, or why none could be made (missing/stale/...)."""
+    """All comparisons of one case in one dtype, mode and device, or why none could be made
+    (``problem``: missing/stale golden...; ``skipped``: the device is absent or the mode cannot run
+    the function)."""
 
     case_id: str
     dtype: str
     results: tuple[QuantityResult, ...] = ()
     problem: str = ""
     expected_failure: str = ""
+    mode: str = "reverse"
+    device: str = "cpu"
+    skipped: str = field(default="")
+
+    @property
+    def label(self) -> str:
+        """``float32-reverse``: the pytest id's parameter."""
+        return check_label(self.dtype, self.mode, self.device)
+
+    @property
+    def skip_reason(self) -> str:
+        """Why the check is a skip: the check's own reason, or why the mode computed no derivative."""
+        if self.skipped:
+            return self.skipped
+        return "" if self.problem else not_applicable(self.results)
 
     @property
     def matched(self) -> bool:
@@ -205,17 +481,31 @@ class CaseCheck:
     def passed(self) -> bool:
         """Whether the outcome is the expected one: all comparisons pass, or, for a recorded torch
         bug, some comparison fails (strictly: a torch fix makes this False until the case's
-        ``xfail=`` is removed)."""
+        ``xfail=`` is removed). A skip is not a failure."""
         if self.problem:
             return False
+        if self.skip_reason:
+            return True
         return not self.matched if self.expected_failure else self.matched
 
     @property
     def status(self) -> str:
-        """PASS, FAIL, XFAIL (failed as recorded) or XPASS (a recorded failure no longer fails)."""
+        """PASS, FAIL, SKIP, XFAIL (failed as recorded) or XPASS (a recorded failure no longer fails)."""
+        if self.skip_reason and not self.problem:
+            return "SKIP"
         if self.expected_failure and not self.problem:
             return "XFAIL" if not self.matched else "XPASS"
         return "PASS" if self.passed else "FAIL"
+
+
+def not_applicable(results: Sequence[QuantityResult]) -> str:
+    """Why a mode computed none of the derivatives (the first reason), or "". The value is the plain
+    forward pass in every mode except compile, so a mode that ran no derivative checked nothing of
+    its own: the check is a skip, even though the value was compared."""
+    derivatives = [r for r in results if r.quantity != "value"]
+    if derivatives and all(r.skipped for r in derivatives) and all(r.passed for r in results):
+        return derivatives[0].skipped
+    return ""
 
 
 def run_checks(
@@ -223,19 +513,35 @@ def run_checks(
     cases: Sequence[Case],
     dtypes: Sequence[str] | None = None,
     device: str = "cpu",
+    modes: Sequence[str] | None = None,
 ) -> list[CaseCheck]:
-    """Check every case in each of its dtypes (or in ``dtypes`` when given)."""
+    """Check every case in each of its dtypes (or ``dtypes``) and modes (or the requested ``modes``
+    it allows) on ``device``."""
     out: list[CaseCheck] = []
+    absent = device_problem(device)
     for c in cases:
+        combos = [(d, m) for d in (dtypes or c.dtypes) for m in case_modes(c, modes)]
         try:
             golden = fresh_golden(project, c)
         except GradgoldError as exc:
-            out += [CaseCheck(c.id, d, problem=str(exc)) for d in (dtypes or c.dtypes)]
+            out += [CaseCheck(c.id, d, problem=str(exc), mode=m, device=device) for d, m in combos]
             continue
-        for d in dtypes or c.dtypes:
-            try:
-                results = tuple(check_golden(c, golden, d, device=device))
-                out.append(CaseCheck(c.id, d, results, expected_failure=c.expected_failure(d)))
-            except GradgoldError as exc:
-                out.append(CaseCheck(c.id, d, problem=str(exc)))
+        out += [check_case(c, golden, d, m, device, absent) for d, m in combos]
     return out
+
+
+def check_case(
+    case: Case, golden: Golden, dtype: str, mode: str, device: str = "cpu", absent: str | None = None
+) -> CaseCheck:
+    """One case in one dtype, mode and device, as a :class:`CaseCheck` (skipped where the device or
+    the dtype on it is unavailable)."""
+    why = device_problem(device) if absent is None else absent
+    why = why or dtype_problem(device, dtype)
+    xfail = expected_failure(case, dtype, mode)
+    if why:
+        return CaseCheck(case.id, dtype, mode=mode, device=device, skipped=why, expected_failure=xfail)
+    try:
+        results = tuple(check_golden(case, golden, dtype, device=device, mode=mode))
+    except GradgoldError as exc:
+        return CaseCheck(case.id, dtype, problem=str(exc), mode=mode, device=device)
+    return CaseCheck(case.id, dtype, results, expected_failure=xfail, mode=mode, device=device)

@@ -44,7 +44,7 @@ import numpy.typing as npt
 
 from .cases import FORMAT_VERSION
 from .errors import GoldenFormatError
-from .exact import GRIDS
+from .exact import GRID_NAMES
 
 __all__ = ["Golden", "GridData", "read_golden", "write_golden"]
 
@@ -498,8 +498,8 @@ def _metadata_problem(meta: Mapping[str, Any]) -> str:
     grids = meta["grids"]
     if not isinstance(grids, list) or "float64" not in grids or len(set(grids)) != len(grids):
         return f"grids={grids!r:.200} must list float64 and each grid once"
-    if not all(g in GRIDS for g in grids):
-        return f"grids={grids!r:.200} names a grid other than {sorted(GRIDS)}"
+    if not all(g in GRID_NAMES for g in grids):
+        return f"grids={grids!r:.200} names a grid other than {list(GRID_NAMES)}"
     if not _is_int(meta.get("order", 1), low=1) or meta.get("order", 1) > 4:
         return f"order={meta.get('order')!r:.50} is not 1..4"
     if not _is_int(meta.get("projections", 0)) or not isinstance(meta.get("full_jacobian", True), bool):

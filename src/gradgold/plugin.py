@@ -6,8 +6,9 @@ installed (``pytest11`` entry point), so it imports neither torch nor :mod:`grad
 golden test runs; the work is done by :mod:`gradgold.suite`, :mod:`gradgold.check` and
 :mod:`gradgold.artifacts`. Per-run state lives in ``config.stash``.
 
-Items are ``<case file>::<case>[<dtype>]``, e.g. ``golden/seed.py::matrix_norm[float32]``, so ``-k``,
-``--lf``, ``-x`` and xdist select and distribute them like any test. Tests only ever read goldens.
+Items are ``<case file>::<case>[<dtype>-<mode>]``, e.g. ``golden/seed.py::matrix_norm[float32-func]``
+(``-<device>`` appended for ``--gradgold-device`` other than cpu), so ``-k``, ``--lf``, ``-x`` and xdist
+select and distribute them like any test. Tests only ever read goldens.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import CaseError, GradgoldError
+from .modes import MODES, case_modes, check_label, expected_failure
 from .suite import Project, case_files, find_project, fresh_golden, golden_path, load_cases, orphans, select
 
 if TYPE_CHECKING:
@@ -55,6 +57,13 @@ class _State:
         self.artifacts: list[str] = []
         self.orphans: list[str] = []
         self.artifacts_dir = _artifacts_dir(config)
+        self.modes: list[str] = list(config.getoption("gradgold_modes") or [])
+        self.devices: list[str] = list(config.getoption("gradgold_devices") or []) or ["cpu"]
+
+    def combos(self, case: Case) -> list[tuple[str, str, str]]:
+        """(dtype, mode, device) of each item of ``case``, in item order."""
+        modes = case_modes(case, self.modes or None)
+        return [(d, m, dev) for dev in self.devices for d in case.dtypes for m in modes]
 
     @property
     def project(self) -> Project:
@@ -116,6 +125,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"(default when the CI environment variable is set: {DEFAULT_ARTIFACTS_DIR}/ under the root).",
     )
     group.addoption(
+        "--gradgold-mode",
+        dest="gradgold_modes",
+        action="append",
+        choices=MODES,
+        default=[],
+        help="Check only these execution modes (repeatable; default: each case's own, reverse, "
+        "double_backward, func and forward). `compile` runs only when asked for here.",
+    )
+    group.addoption(
+        "--gradgold-device",
+        dest="gradgold_devices",
+        action="append",
+        default=[],
+        metavar="DEVICE",
+        help="Run the golden checks on DEVICE (cpu, cuda, cuda:N, mps; repeatable; default cpu). "
+        "Items of an absent device are skipped with the reason.",
+    )
+    group.addoption(
         "--gradgold-orphans",
         choices=("warn", "fail"),
         default="warn",
@@ -149,10 +176,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not state.files_collected:
         return
     try:
-        expected = {f"{c.id}[{d}]" for c in state.cases() for d in c.dtypes}
+        expected = {f"{c.id}[{check_label(*combo)}]" for c in state.cases() for combo in state.combos(c)}
     except GradgoldError:
         return
-    selected = {f"{i.case.id}[{i.dtype}]" for i in session.items if isinstance(i, GoldenItem)}
+    selected = {f"{i.case.id}[{i.label}]" for i in session.items if isinstance(i, GoldenItem)}
     all_files = state.files_collected == set(case_files(state.project))
     state.full_run = all_files and selected == expected
     workeroutput = getattr(session.config, "workeroutput", None)
@@ -218,8 +245,9 @@ def orphan_report(project: Project, ids: Sequence[str], mode: str) -> list[str]:
 
 
 class GoldenFile(pytest.File):
-    """A case file: one item per case and dtype. The file is executed by gradgold's loader, never
-    imported as a test module, so functions named ``test_*`` in it are not tests."""
+    """A case file: one item per case, dtype and mode (and device). The file is executed by
+    gradgold's loader, never imported as a test module, so functions named ``test_*`` in it are not
+    tests."""
 
     def collect(self) -> list[pytest.Item]:
         state = _state(self.config)
@@ -236,29 +264,49 @@ class GoldenFile(pytest.File):
         # --lf matches items by that structure (a plain child named "case[dtype]" never matches).
         return [
             GoldenItem.from_parent(
-                self, name=f"{c.name}[{d}]", nodeid=f"{self.nodeid}::{c.name}[{d}]", case=c, dtype=d
+                self,
+                name=f"{c.name}[{check_label(d, m, dev)}]",
+                nodeid=f"{self.nodeid}::{c.name}[{check_label(d, m, dev)}]",
+                case=c,
+                dtype=d,
+                mode=m,
+                device=dev,
             )
             for c in cases
             if c.suite == self.path.stem
-            for d in c.dtypes
+            for d, m, dev in state.combos(c)
         ]
 
 
 class GoldenItem(pytest.Item):
-    """One case checked in one dtype against its golden."""
+    """One case checked in one dtype, mode and device against its golden."""
 
-    def __init__(self, *, case: Case, dtype: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, case: Case, dtype: str, mode: str = "reverse", device: str = "cpu", **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.case = case
         self.dtype = dtype
+        self.mode = mode
+        self.device = device
         self.add_marker("gradgold")
-        reason = case.expected_failure(dtype)
+        reason = expected_failure(case, dtype, mode)
         if reason:  # a recorded torch bug: only a mismatch counts, and a pass fails (strict)
             self.add_marker(pytest.mark.xfail(reason=reason, strict=True, raises=GoldenMismatch))
 
+    @property
+    def label(self) -> str:
+        """``float32-reverse``: the item's parameter."""
+        return check_label(self.dtype, self.mode, self.device)
+
     def runtest(self) -> None:
         __tracebackhide__ = True
-        _check(self.config, self, self.case, self.dtype, fn=None, device="cpu")
+        from .check import not_applicable
+
+        results = _check(self.config, self, self.case, self.dtype, None, self.device, self.mode)
+        reason = not_applicable(results)
+        if reason:  # reported at the case's line, not inside pytest
+            raise pytest.skip.Exception(reason, _use_item_location=True)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (GoldenMismatch, GradgoldError)):
@@ -268,7 +316,7 @@ class GoldenItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         code = getattr(self.case.fn, "__code__", None)
         line = code.co_firstlineno - 1 if code is not None else None
-        return self.path, line, f"{self.case.id} [{self.dtype}]"
+        return self.path, line, f"{self.case.id} [{self.label}]"
 
 
 def _check(
@@ -278,24 +326,29 @@ def _check(
     dtype: str,
     fn: Callable[..., Any] | None,
     device: str,
+    mode: str,
     label: str = "",
 ) -> list[QuantityResult]:
-    """Check one case in one dtype; a mismatch raises :class:`GoldenMismatch` with the report,
-    after its obtained results are written where artifacts go."""
+    """Check one case in one dtype, mode and device; a mismatch raises :class:`GoldenMismatch`
+    with the report, after its obtained results are written where artifacts go. An absent device
+    (or a dtype it lacks) skips the test with the reason."""
     __tracebackhide__ = True
     from .check import check_golden
+    from .devices import device_problem, dtype_problem
 
+    absent = device_problem(device) or dtype_problem(device, dtype)
+    if absent:
+        pytest.skip(absent)
     state = _state(config)
     golden = fresh_golden(state.project, case)
-    results = check_golden(case, golden, dtype, fn=fn, device=device)
+    results = check_golden(case, golden, dtype, fn=fn, device=device, mode=mode)
     failed = [r for r in results if not r.passed]
     if failed:
         if state.artifacts_dir is not None:
-            path = _write_artifact(state.artifacts_dir, case, golden, dtype, results, fn, label, device)
+            path = _write_artifact(state.artifacts_dir, case, golden, dtype, results, fn, label, device, mode)
             item.user_properties.append((_ARTIFACT_PROPERTY, str(path)))
-        raise GoldenMismatch(
-            mismatch_report(golden_path(state.project, case.id), case, dtype, results, label)
-        )
+        where = golden_path(state.project, case.id)
+        raise GoldenMismatch(mismatch_report(where, case, dtype, results, label, mode, device))
     return results
 
 
@@ -308,25 +361,35 @@ def _write_artifact(
     fn: Callable[..., Any] | None,
     label: str,
     device: str,
+    mode: str,
 ) -> Path:
     from .artifacts import write_failure
 
-    return write_failure(directory, case, golden, dtype, results, fn=fn, label=label, device=device)
+    return write_failure(
+        directory, case, golden, dtype, results, fn=fn, label=label, device=device, mode=mode
+    )
 
 
 def mismatch_report(
-    path: Path, case: Case, dtype: str, results: Sequence[QuantityResult], label: str = ""
+    path: Path,
+    case: Case,
+    dtype: str,
+    results: Sequence[QuantityResult],
+    label: str = "",
+    mode: str = "reverse",
+    device: str = "cpu",
 ) -> str:
     """A headline (what, which golden, how many), then each failed quantity's torch.testing-style
     message, at most :data:`MAX_REPORTED` of them."""
     failed = [r for r in results if not r.passed]
     what = f"{label} checked against {case.id}" if label else case.id
-    lines = [f"{what} [{dtype}]: {len(failed)} of {len(results)} checks failed against the golden {path}"]
+    tag = check_label(dtype, mode, device)
+    lines = [f"{what} [{tag}]: {len(failed)} of {len(results)} checks failed against the golden {path}"]
     lines += ["", *(r.message for r in failed[:MAX_REPORTED])]
     if len(failed) > MAX_REPORTED:
         lines.append(
-            f"... and {len(failed) - MAX_REPORTED} more failed checks; "
-            f"`gradgold check {case.id} --dtype {dtype} --json` lists them all"
+            f"... and {len(failed) - MAX_REPORTED} more failed checks; `gradgold check {case.id} "
+            f"--dtype {dtype} --mode {mode} --device {device} --json` lists them all"
         )
     return "\n".join(lines)
 
@@ -347,20 +410,27 @@ class GoldenChecker:
         fn: Callable[..., Any],
         dtypes: Sequence[str] | None = None,
         device: str = "cpu",
+        modes: Sequence[str] | None = None,
     ) -> list[QuantityResult]:
-        """Run ``fn`` at the golden's points of ``case_id`` (``suite/case``) in each dtype (default:
-        the case's own) and fail the test with the checker's report on any mismatch. The golden is
-        the truth; ``fn`` takes the case function's parameters and returns its output."""
+        """Run ``fn`` at the golden's points of ``case_id`` (``suite/case``) in each dtype and mode
+        (default: the case's own) and fail the test with the checker's report on any mismatch. The
+        golden is the truth; ``fn`` takes the case function's parameters and returns its output. A
+        mode that cannot run ``fn`` gives results with ``skipped`` set; an absent device skips the
+        test."""
         __tracebackhide__ = True
         try:
             case = self._case(case_id)
+            bad = [m for m in modes or () if m not in MODES]
+            if bad:
+                raise CaseError(f"unknown mode {bad[0]!r}; use one of {', '.join(MODES)}")
             results: list[QuantityResult] = []
             failures = []
             for dtype in dtypes or case.dtypes:
-                try:
-                    results += _check(self._config, self._item, case, dtype, fn, device, _name(fn))
-                except GoldenMismatch as exc:
-                    failures.append(str(exc))
+                for mode in case_modes(case, modes):
+                    try:
+                        results += _check(self._config, self._item, case, dtype, fn, device, mode, _name(fn))
+                    except GoldenMismatch as exc:
+                        failures.append(str(exc))
         except GradgoldError as exc:
             pytest.fail(f"gradgold.check({case_id!r}, {_name(fn)}): {exc}", pytrace=False)
         if failures:
