@@ -109,3 +109,16 @@ def test_fingerprint_follows_the_mathematics_not_the_function() -> None:
         base.fingerprint()
         != gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}], precision=40)(add).fingerprint()
     )
+
+
+def test_a_case_never_applied_to_a_function_is_an_error() -> None:
+    with (
+        pytest.raises(
+            gg.CaseError, match=r"test_cases.py:\d+: gg.case\(...\) was never applied to a function"
+        ),
+        collecting(),
+    ):
+        gg.case(wolfram="x", points=[{"x": 1.0}])  # the (fn) is missing
+    with collecting() as found:
+        gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}])(add)
+    assert len(found) == 1

@@ -39,6 +39,10 @@ def log1p_tiny(x):
 def hyp2f1(x):
     return x  # the reference is what is tested here
 
+@gg.case(wolfram="Exp[x] - 1", points=[{"x": 1e-300}], dtypes=["float64"])
+def expm1_underflow(x):
+    return torch.expm1(x)
+
 @gg.case(wolfram="Exp[x] - 1 - x", points=[{"x": 1e-12}], dtypes=["float64"])
 def expm1_cancel(x):
     return torch.expm1(x) - x
@@ -112,6 +116,17 @@ def test_cancellation_is_resolved_by_raising_the_working_precision(generated: tu
     assert "failed  hard/hyp2f1" in out
 
 
+def test_a_computed_zero_that_is_not_exactly_zero_is_refused(generated: tuple[Path, str]) -> None:
+    """exp(1e-300) - 1 is 1e-300, a float64; at fixed working precision it computes to 0. at every
+    precision the generator tries. Zeros are certified only when exact (or negligible beside the
+    quantity's other elements), so this one is refused, never stored as 0."""
+    root, out = generated
+    assert not (root / "golden" / "hard" / "expm1_underflow.npz").exists()
+    reasons = [line for line in out.splitlines() if "case hard/expm1_underflow" in line]
+    assert reasons, out
+    assert "N gives 0 at 90 and 120 digits but the exact value is not 0" in reasons[0]
+
+
 def test_a_short_number_labelled_high_precision_is_not_certified() -> None:
     """Mathics3 returns ``N[Hypergeometric2F1[1/2, 1/3, 2, 1/5], 50]`` as 1.018 with precision 50:
     equal at both precisions, yet only 4 digits. The digits sent bound what is certified."""
@@ -121,7 +136,7 @@ def test_a_short_number_labelled_high_precision_is_not_certified() -> None:
 
     case = gg.case(wolfram="x", points=[{"x": 0.2}])(lambda_free)
     with pytest.raises(EvaluationError, match=r"index \(\): only 4 digits certified"):
-        _certify(case, "here", [Decimal("1.018"), Decimal("1.018"), Decimal(50)])
+        _certify(case, "here", [Decimal("1.018"), Decimal("1.018"), Decimal(50), False])
 
 
 def lambda_free(x: float) -> float:

@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import hashlib
 import inspect
+import itertools
 import json
 import math
 import re
@@ -130,17 +131,30 @@ def valid_name(name: str) -> bool:
 
 # Case files register their cases here while the loader executes them (see ``suite.py``).
 _collector: list[Case] | None = None
+# Where each ``gg.case(...)`` not yet applied to a function was written: a forgotten ``(fn)``
+# would otherwise register nothing, silently.
+_pending: dict[int, str] = {}
+_tokens = itertools.count()
 
 
 @contextlib.contextmanager
 def collecting() -> Iterator[list[Case]]:
-    """Collect every case created while the block runs, in creation order (loops included)."""
+    """Collect every case created while the block runs, in creation order (loops included); a
+    ``gg.case(...)`` never applied to a function is an error naming its line."""
     global _collector
     previous, _collector = _collector, []
+    _pending.clear()
     try:
         yield _collector
+        if _pending:
+            where = sorted(_pending.values())[0]
+            raise CaseError(
+                f"{where}: gg.case(...) was never applied to a function, so it declares no case; "
+                "write @gg.case(...) above a def, or gg.case(...)(fn)"
+            )
     finally:
         _collector = previous
+        _pending.clear()
 
 
 def case(
@@ -185,7 +199,16 @@ def case(
     where the derivative does not exist (a subgradient, "nan", "inf"), checked exactly.
     """
 
+    token = None
+    frame = inspect.currentframe()
+    if _collector is not None and frame is not None and frame.f_back is not None:
+        token = next(_tokens)
+        _pending[token] = f"{frame.f_back.f_code.co_filename}:{frame.f_back.f_lineno}"
+    del frame
+
     def decorate(fn: Callable[..., Any]) -> Case:
+        if token is not None:
+            _pending.pop(token, None)
         built = _build(fn, wolfram, points, name, dtypes, precision, min_digits, rtol_ulps or {})
         reasons = {"*": xfail} if isinstance(xfail, str) else dict(xfail or {})
         if not 1 <= order <= 4:

@@ -387,14 +387,15 @@ def _split_gradient(case: Case, jac: Quantity) -> dict[str, Quantity]:
 
 
 def _certify(case: Case, where: str, triple: Any) -> Quantity:
-    """From ``{N[q, p], N[q, p + 30], Precision[N[q, p]]}`` to certified float64 references."""
-    if not isinstance(triple, (list, tuple)) or len(triple) != 3:
+    """From ``{N[q, p], N[q, p + 30], precisions, exact-zero flags}`` to certified float64 references."""
+    if not isinstance(triple, (list, tuple)) or len(triple) != 4:
         raise EvaluationError(f"{where}: unexpected answer {_wl_text(triple)}")
     lo_shape, lo = _flatten(triple[0])
     hi_shape, hi = _flatten(triple[1])
     if lo_shape != hi_shape:
         raise EvaluationError(f"{where}: shapes differ between precisions: {_wl_text(triple)}")
     _, precisions = _flatten(triple[2])
+    _, exact_zero = _flatten(triple[3])
     floats, digits, certified = [], [], []
     for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
         idx = np.unravel_index(k, lo_shape) if lo_shape else ()
@@ -402,6 +403,13 @@ def _certify(case: Case, where: str, triple: Any) -> Quantity:
         if da != 0:
             _check_precision(case, f"{where}, index {tuple(map(int, idx))}", precisions[k])
         exact = not isinstance(a, Decimal) and not isinstance(b, Decimal)
+        if da == 0 and db == 0 and not exact and exact_zero[k] is not True and not _negligible(hi, case):
+            raise InsufficientDigitsError(
+                f"{where}, index {tuple(map(int, idx))}: N gives 0 at {case.precision} and "
+                f"{case.precision + 30} digits but the exact value is not 0: its magnitude is below "
+                "the working precision (cancellation or underflow); raise precision= on the case, "
+                "rewrite it in a stable form, or move the point"
+            )
         n = case.precision if exact or da == db else agreeing_digits(da, db, case.precision)
         if not exact:  # an engine may label a short number high-precision (Mathics3's 2F1 does)
             n = min(n, _mantissa_digits(da), _mantissa_digits(db))
@@ -433,6 +441,14 @@ def _certify(case: Case, where: str, triple: Any) -> Quantity:
     )
 
 
+def _negligible(values: list[Any], case: Case) -> bool:
+    """Whether a computed zero is negligible beside the quantity's other elements: below 10^-P
+    absolute, it is far under the checker's floor of eps * max|ref| once some element reaches
+    10^-(P/2). A quantity that is all zeros has no such scale, and is refused."""
+    magnitudes = [abs(Decimal(v)) for v in values if isinstance(v, (Decimal, int))]
+    return bool(magnitudes) and max(magnitudes) >= Decimal(10) ** -(case.precision // 2)
+
+
 def _mantissa_digits(x: Decimal) -> int:
     """Significant digits a number was sent with (a zero counts as fully precise)."""
     digits = x.as_tuple().digits
@@ -441,8 +457,8 @@ def _mantissa_digits(x: Decimal) -> int:
 
 def _check_precision(case: Case, where: str, prec: Any) -> None:
     """A result whose precision is below the working precision had a machine number leak in."""
-    if _is_symbol(prec, "Infinity"):
-        return
+    if _is_symbol(prec, "Infinity") or _render(prec) in ("DirectedInfinity[1]", "Infinity"):
+        return  # an exact number (Mathics3 writes Infinity as DirectedInfinity[1])
     if isinstance(prec, (int, float, Decimal)) and float(prec) >= case.precision - 1:
         return
     raise EvaluationError(

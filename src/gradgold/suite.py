@@ -62,7 +62,8 @@ def find_project(start: Path | None = None, golden_dir: Path | None = None) -> P
 
 def golden_path(project: Project, case_id: str) -> Path:
     """The golden file of a case id."""
-    return project.golden_dir.joinpath(*case_id.split("/")).with_suffix(".npz")
+    *dirs, name = case_id.split("/")
+    return project.golden_dir.joinpath(*dirs, name + ".npz")  # not with_suffix: "a.b" keeps its dot
 
 
 def case_files(project: Project) -> list[Path]:

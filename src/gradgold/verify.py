@@ -99,7 +99,7 @@ def verify_case(project: Project, case: Case) -> list[Finding]:
     for grid, data in golden.grids.items():
         found += _input_findings(case, path, grid, data)
         for q in quantities(golden.meta):
-            found += _number_findings(case, path, grid, q, data)
+            found += _number_findings(case, path, grid, q, data, int(golden.meta.get("working_precision", 0)))
     return found
 
 
@@ -160,12 +160,15 @@ def _input_findings(case: Case, path: Path, grid: str, data: GridData) -> list[F
 Rule = Callable[[str, int, float], str]
 
 
-def _number_findings(case: Case, path: Path, grid: str, q: str, data: GridData) -> list[Finding]:
-    """Digits parse, certify at least ``min_digits``, and decide the stored float64."""
+def _number_findings(
+    case: Case, path: Path, grid: str, q: str, data: GridData, working: int = 0
+) -> list[Finding]:
+    """Digits parse, certify at least ``min_digits`` (and no more than the working precision the
+    generator used, which it may have raised), and decide the stored float64."""
     digits, certified, numbers = data.digits[q], data.certified[q], data.numbers[q]
     rules: dict[str, Rule] = {
         "digits": lambda d, n, x: "" if _decimal(d) is not None else f"digit string {d!r} is not a number",
-        "certified": lambda d, n, x: _certified_problem(case, n),
+        "certified": lambda d, n, x: _certified_problem(case, n, working),
         "rounding": lambda d, n, x: _rounding_problem(d, n, x),
     }
     found = []
@@ -207,11 +210,13 @@ def _decimal(text: str) -> Decimal | None:
     return d if d.is_finite() else None
 
 
-def _certified_problem(case: Case, n: int) -> str:
+def _certified_problem(case: Case, n: int, working: int = 0) -> str:
     if n < case.min_digits:
         return f"only {n} digits certified, below the case's min_digits={case.min_digits}"
-    if n > case.precision:
-        return f"{n} digits certified, more than the working precision {case.precision} can give"
+    if n > max(case.precision, working):
+        return (
+            f"{n} digits certified, more than the working precision {max(case.precision, working)} can give"
+        )
     return ""
 
 

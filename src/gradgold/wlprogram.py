@@ -177,8 +177,8 @@ _BRANCHING = re.compile(r"\b(Piecewise|If)\[")
 
 
 def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TIMEOUT) -> Program:
-    """The program returning, for each point, one ``{N[q, p], N[q, p + 30], Precision /@ N[q, p]}``
-    triple per quantity of :func:`quantity_names`.
+    """The program returning, for each point, one ``{N[q, p], N[q, p + 30], Precision /@ N[q, p],
+    exactly-zero flags}`` answer per quantity of :func:`quantity_names`.
 
     The expression is held while parameters are replaced by symbolic arrays and ``REWRITES`` apply,
     so heads that evaluate eagerly (``Norm``) see arrays. An expression with ``Piecewise`` or ``If``
@@ -195,11 +195,14 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
     at_points = ",\n    ".join(f"ggPoint[{_rules(case, pt)}]" for pt in points)
     text = (
         "TimeConstrained[\n"
-        "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT},\n"
+        "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT, ggZ},\n"
         f"    ggH = Hold[{case.wolfram}] /. {{{binds}}} //. {REWRITES};\n"
         + ("" if branching else "    ggF = ReleaseHold[ggH];\n")
         + f"    ggV = {{{variables}}};\n"
-        f"    ggDirs = {_wl_matrix(case.directions())};\n" + (_BRANCHES if branching else "") + f"{body}"
+        f"    ggDirs = {_wl_matrix(case.directions())};\n"
+        + "    ggZ[ggL_List] := Map[ggZ, ggL]; ggZ[ggX_] := ggX === 0;\n"
+        + (_BRANCHES if branching else "")
+        + f"{body}"
         f"    {{{at_points}}}\n"
         "  ],\n"
         f"  {timeout}, $Aborted]"
@@ -209,7 +212,13 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
     )
 
 
-_TRIPLES = "Table[{ggLo[[ggI]], ggHi[[ggI]], Map[Precision, ggLo[[ggI]], {-1}]}, {ggI, Length[ggLo]}]"
+def _answers(exact: str) -> str:
+    """Per quantity: both precisions, the precision of each element, and which elements are exactly
+    zero in ``exact`` (a computed 0. may hide a value below the working precision)."""
+    return (
+        f"Table[{{ggLo[[ggI]], ggHi[[ggI]], Map[Precision, ggLo[[ggI]], {{-1}}], ggZ[{exact}]}}, "
+        "{ggI, Length[ggLo]}]"
+    )
 
 
 def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
@@ -239,7 +248,7 @@ def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
     expr = "ggQ" if f_at == "ggF" else f"ggQs[{f_at}]"
     point = (
         f"    ggPoint[ggR_] := With[{{ggE = {expr} /. ggR /. ggT -> 0}},\n"
-        f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}}, {_TRIPLES}]];\n"
+        f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}}, {_answers('ggE[[ggI]]')}]];\n"
     )
     return quantities + shared + point
 
@@ -258,5 +267,5 @@ def _substituted(case: Case, p: int, q: int, f_at: str) -> str:
         "    ggAt[ggFx_, ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]},\n"
         f"      {{{', '.join(parts)}}}];\n"
         f"    ggPoint[ggR_] := With[{{ggLo = ggAt[{f_at}, ggR, {p}], ggHi = ggAt[{f_at}, ggR, {q}]}},\n"
-        f"      {_TRIPLES}];\n"
+        f"      {_answers(f'If[ggI == 1, {f_at} /. ggR, ggLo[[ggI]]]')}];\n"
     )
