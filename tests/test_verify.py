@@ -218,3 +218,16 @@ def test_reverify_with_the_embedded_engine(project: Project) -> None:
     assert {p.name: p.read_bytes() for p in path.parent.iterdir() if p.name != "sine.npz"} == {
         k: v for k, v in before.items() if k != "sine.npz"
     }
+
+
+def test_cli_engine_wolfram_without_a_kernel_says_how_to_name_one(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gradgold.engine as engine
+
+    monkeypatch.delenv("WOLFRAM_KERNEL", raising=False)
+    monkeypatch.delenv("WOLFRAM_INSTALLATION_DIRECTORY", raising=False)
+    monkeypatch.setattr(engine, "_STANDARD_KERNELS", ())
+    code, out = _cli(project, monkeypatch, "--engine", "wolfram", "seed/sine")
+    assert code == 2
+    assert "--engine wolfram: no Wolfram kernel found; give --kernel PATH or set WOLFRAM_KERNEL" in out

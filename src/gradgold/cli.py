@@ -475,6 +475,22 @@ def diff(
     sys.exit(EXIT_MISMATCH if exit_code and changed else EXIT_OK)
 
 
+def _wolfram_kernel() -> str:
+    """The Wolfram kernel ``generate`` would find, or a usage error saying how to name one."""
+    from .engine import locate_kernel
+
+    try:
+        path, kind = locate_kernel()
+    except GradgoldError as exc:
+        _fail(str(exc))
+    if kind != "wolfram":
+        _fail(
+            "--engine wolfram: no Wolfram kernel found; give --kernel PATH or set WOLFRAM_KERNEL "
+            "(e.g. /usr/local/Wolfram/Mathematica/14.1/Executables/WolframKernel)"
+        )
+    return path
+
+
 def _filter_ids(every: Sequence[str], ids: Sequence[str]) -> list[str]:
     """Golden ids matching ``ids`` (``suite/case`` or ``suite``); all of them when none is given."""
     if not ids:
@@ -493,17 +509,32 @@ def _filter_ids(every: Sequence[str], ids: Sequence[str]) -> list[str]:
 )
 @click.option("--embedded", is_flag=True, help="Recompute with the embedded engine (Mathics3).")
 @click.option(
+    "--engine",
+    type=click.Choice(["embedded", "wolfram"]),
+    default=None,
+    help="Recompute with this engine: 'embedded' (as --embedded), or 'wolfram' (the kernel found as "
+    "for generate; an error if there is none).",
+)
+@click.option(
     "--offline", is_flag=True, help="Only check each golden's internal consistency; start no engine."
 )
 @golden_dir_option
 def verify(
-    ids: Sequence[str], kernel: str | None, embedded: bool, offline: bool, golden_dir: str | None
+    ids: Sequence[str],
+    kernel: str | None,
+    embedded: bool,
+    engine: str | None,
+    offline: bool,
+    golden_dir: str | None,
 ) -> None:
     """Verify committed goldens: internal consistency without any engine (stored floats round the
     stored digits, fingerprints, certified digits, inputs), then, unless --offline, recompute them
     with an engine and report the digits of agreement. Exit 1 if any check fails."""
     from .verify import reverify, verify_offline
 
+    if engine == "wolfram" and not embedded:
+        kernel = kernel or _wolfram_kernel()
+    embedded = embedded or engine == "embedded"
     if kernel is not None and embedded:
         _fail("--kernel and --embedded both name an engine; give one of them")
     if offline and (kernel is not None or embedded):
