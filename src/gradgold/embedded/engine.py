@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
+import mpmath
 from mathics import __version__ as mathics_version
 from mathics.core.atoms import Integer, Number, String
 from mathics.core.expression import Expression
@@ -53,6 +54,10 @@ ENGINE_NAME = "gradgold embedded engine"
 # Mathics3 stops a derivative chain at $IterationLimit = 4096 (WL: 4096 too, but WL's evaluator
 # needs far fewer steps); Infinity is refused, so use a limit no golden value reaches.
 _ITERATION_LIMIT = 10**9
+
+#: mpmath's global precision in the embedded kernel: above the highest working precision the
+#: generator asks for (90, plus 30 guard digits), see ``Engine._configure``.
+LEAK_GUARD_DIGITS = 160
 
 _QUIT_NAMES = frozenset({"System`Quit", "System`Exit"})
 
@@ -190,7 +195,17 @@ class Engine:
         self._configure()
 
     def _configure(self) -> None:
-        """Kernel-wide settings: a usable $IterationLimit and a $Version naming this engine."""
+        """Kernel-wide settings: a usable $IterationLimit, a $Version naming this engine, and
+        mpmath's global precision raised to :data:`LEAK_GUARD_DIGITS`.
+
+        Some Mathics3 paths compute with mpmath's *global* precision instead of their operands':
+        ``Sqrt`` of a Complex-headed number whose imaginary part is 0 (as the product
+        ``Sin[z] Sin[Conjugate[z]]`` is), or ``w Conjugate[w]`` of a 40-digit w, came back right
+        to 16 digits only, labelled precision 40, identically at every working precision, so the
+        generator's two-precision certification could not see it. With the global precision
+        above any working precision the generator uses, those paths are exact to the digits asked.
+        """
+        mpmath.mp.dps = LEAK_GUARD_DIGITS
         self.session.evaluate(f"$IterationLimit = {_ITERATION_LIMIT}")
         self.session.evaluate("Unprotect[$Version]")
         set_version = Expression(Symbol("System`Set"), Symbol("System`$Version"), String(version_string()))
