@@ -2,8 +2,9 @@
 
 The cases (tests/data/semantics_cases.py) use heads Mathics3 cannot differentiate or gets wrong
 (engines.md): Max/Min, Ramp, UnitStep, Clip, two-argument ArcTan, PolyGamma and ExpIntegralEi
-derivatives, Piecewise/If (resolved to the branch active at the point), and the refusals: a point
-on a branch boundary, Zeta' and Norm[matrix].
+derivatives, Piecewise/If (resolved to the branch active at the point), the z-derivatives of
+Hypergeometric2F1 (both strategies, up to the Hessian), and the refusals: a point on a branch
+boundary, Zeta', Norm[matrix] and Hypergeometric2F1 differentiated in a parameter.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ REFERENCES: dict[str, Callable[..., object]] = {
     "ei": lambda x: mpmath.ei(x),
     "piecewise": lambda x, y: (x**2 if x > 0.5 else x**3 if x < -1 else -x) + y,
     "vnorm": lambda v1, v2: mpmath.sqrt(v1**2 + v2**2),
+    "hyp2f1": lambda x: mpmath.hyp2f1(mpmath.mpf(1) / 2, mpmath.mpf(1) / 3, mpmath.mpf(3) / 2, x**2) + x,
+    "hyp2f1_substituted": lambda x, y: mpmath.hyp2f1(
+        mpmath.mpf(1) / 2, mpmath.mpf(1) / 3, mpmath.mpf(3) / 2, x * y
+    ),
 }
 
 
@@ -74,6 +79,10 @@ def test_rewritten_heads_match_mpmath(generated: tuple[Path, str], name: str) ->
         stored = [mpmath.mpf(str(d)) for p in params for d in data.digits[f"grad/{p}"][i].ravel()]
         for j, (got, want) in enumerate(zip(stored, grads, strict=True)):
             assert abs(got - want) <= max(abs(want), 1) * mpmath.mpf(10) ** -25, (name, i, j, got, want)
+        if "hessian" in data.digits:
+            second = mpmath.diff(f, args, tuple(2 if k == 0 else 0 for k in range(len(args))))
+            got = mpmath.mpf(str(data.digits["hessian"][i].ravel()[0]))
+            assert abs(got - second) <= max(abs(second), 1) * mpmath.mpf(10) ** -25, (name, i, got, second)
 
 
 @pytest.mark.parametrize(
@@ -82,6 +91,12 @@ def test_rewritten_heads_match_mpmath(generated: tuple[Path, str], name: str) ->
         ("if_boundary", "the point is on or within 1e-10 of a Piecewise/If boundary, where the derivative"),
         ("zeta", "the engine cannot differentiate Zeta (it left Derivative[1][Zeta] unevaluated"),
         ("spectral", "Norm[matrix] is WL's spectral norm, which has no usable symbolic derivative"),
+        (
+            "hyp2f1_in_a",
+            "Hypergeometric2F1 is differentiated in its parameters a, b, c (Derivative[1, 0, 0, 0]), which "
+            "gradgold does not rewrite and Mathics3 cannot do; keep a, b, c constant, or use a real Wolfram "
+            "kernel (--kernel PATH)",
+        ),
     ],
 )
 def test_what_the_engine_cannot_do_is_refused_with_the_reason(

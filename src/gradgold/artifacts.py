@@ -29,7 +29,7 @@ import torch
 
 from .autodiff import engine_for, prepare
 from .cases import Case
-from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, _Context, reference_grid
+from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, _Context, real_view, reference_grid
 from .golden import Golden, GridData
 from .modes import check_label
 
@@ -60,8 +60,8 @@ def obtained(
     The checker's results carry comparisons, not arrays, so this evaluates again (the same way
     the checker does); it runs only for failed checks.
     """
-    func = prepare(mode, fn if fn is not None else case.fn)
     params = tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
+    func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, params)
     out = {q: np.full(v.shape, np.nan) for q, v in data.numbers.items()}
     for i in range(data.n_points):
         xs = [

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import CaseError
-from .exact import GRID_NAMES, round_to_grid
+from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
 
 __all__ = ["FORMAT_VERSION", "Case", "Point", "case", "uniform"]
 
@@ -30,6 +30,10 @@ FORMAT_VERSION = 1
 
 #: Dtypes the checker runs by default.
 DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
+#: ... and for a case with a complex input.
+DEFAULT_COMPLEX_DTYPES: tuple[str, ...] = ("complex128", "complex64")
+#: Every dtype a case may name.
+DTYPE_NAMES: tuple[str, ...] = (*GRID_NAMES, *COMPLEX_PARTS)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _WL_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
@@ -37,7 +41,8 @@ _WL_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
 # the language itself (``N``, ``D``) or a constant (``E``, ``I``).
 _WL_RESERVED = frozenset({"C", "D", "E", "I", "K", "N", "O"})
 
-#: One input point: parameter name -> float64 array (0-d for scalars).
+#: One input point: parameter name -> float64 array (0-d for scalars; a complex parameter of shape S
+#: is held as its real and imaginary parts, shape S + (2,), like ``torch.view_as_real``).
 Point = dict[str, npt.NDArray[np.float64]]
 
 
@@ -63,6 +68,8 @@ class Case:
     modes: tuple[str, ...] | None = None
     require_modes: tuple[str, ...] = ()
     expect: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
+    complex_params: tuple[str, ...] = ()
+    complex_output: bool = False
     source: str = "<unknown>"
     suite: str = ""
 
@@ -73,6 +80,11 @@ class Case:
     def id(self) -> str:
         """``<suite>/<case>``: the name used on the command line and for the golden's path."""
         return f"{self.suite}/{self.name}" if self.suite else self.name
+
+    @property
+    def is_complex(self) -> bool:
+        """Whether the reference is computed over the complex numbers: a complex input or output."""
+        return bool(self.complex_params) or self.complex_output
 
     @property
     def n_vars(self) -> int:
@@ -95,9 +107,9 @@ class Case:
         """The float grids whose references the golden holds: float64, plus each other dtype's
         grid where some point is not exactly representable in it."""
         out = ["float64"]
-        for dtype in self.dtypes:
-            if dtype in GRID_NAMES and dtype != "float64" and not self.on_grid(dtype):
-                out.append(dtype)
+        for grid in dict.fromkeys(grid_of(d) for d in self.dtypes):
+            if grid in GRID_NAMES and grid != "float64" and not self.on_grid(grid):
+                out.append(grid)
         return tuple(out)
 
     def on_grid(self, grid: str) -> bool:
@@ -120,6 +132,10 @@ class Case:
         # Keys added after format 1 shipped enter only when used, so older goldens stay fresh.
         if self.projections:
             doc |= {"projections": self.projections, "full_jacobian": self.full_jacobian}
+        if self.complex_params:
+            doc["complex"] = list(self.complex_params)
+        if self.complex_output:
+            doc["complex_output"] = True
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -162,7 +178,7 @@ def case(
     points: Sequence[Mapping[str, Any]],
     *,
     name: str | None = None,
-    dtypes: Sequence[str] = DEFAULT_DTYPES,
+    dtypes: Sequence[str] | None = None,
     precision: int = 30,
     min_digits: int = 20,
     rtol_ulps: Mapping[str, float] | None = None,
@@ -174,6 +190,7 @@ def case(
     modes: Sequence[str] | None = None,
     require_modes: Sequence[str] = (),
     expect: Mapping[int, Mapping[str, Any]] | None = None,
+    complex_output: bool | None = None,
 ) -> Callable[[Callable[..., Any]], Case]:
     """Declare a golden case: decorate the torch function under test.
 
@@ -197,6 +214,13 @@ def case(
     ``modes``/``require_modes`` restrict the checker's execution modes or demand that a mode
     applies; ``expect={point: {quantity: value}}`` declares the result torch must give at a point
     where the derivative does not exist (a subgradient, "nan", "inf"), checked exactly.
+
+    Complex numbers: a parameter whose points hold complex values (``1 + 2j``, or
+    ``uniform(..., complex=True)``) is a complex input, checked in complex128 and complex64 by
+    default. gradgold differentiates with respect to its real and imaginary parts, so the golden
+    holds the real Jacobian; the value is complex (stored as real and imaginary parts) unless
+    ``complex_output=False`` declares a real-valued function (a loss), which the generator then
+    verifies. ``complex_output=True`` declares a complex-valued function of real inputs.
     """
 
     token = None
@@ -210,6 +234,7 @@ def case(
         if token is not None:
             _pending.pop(token, None)
         built = _build(fn, wolfram, points, name, dtypes, precision, min_digits, rtol_ulps or {})
+        built = _resolve_complex(built, dtypes, complex_output)
         reasons = {"*": xfail} if isinstance(xfail, str) else dict(xfail or {})
         if not 1 <= order <= 4:
             raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
@@ -245,7 +270,25 @@ def case(
     return decorate
 
 
-_DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")
+def _resolve_complex(built: Case, dtypes: Sequence[str] | None, complex_output: bool | None) -> Case:
+    """Default dtypes and output kind from the inputs; complex dtypes need complex inputs."""
+    where = f"{built.source}: case {built.name!r}"
+    cplx = bool(built.complex_params)
+    chosen = tuple(dtypes) if dtypes is not None else (DEFAULT_COMPLEX_DTYPES if cplx else DEFAULT_DTYPES)
+    real = [d for d in chosen if d not in COMPLEX_PARTS]
+    if cplx and real:
+        raise CaseError(
+            f"{where}: input {built.complex_params[0]!r} is complex but dtypes= names {real[0]!r}; "
+            f"complex inputs are checked in {list(COMPLEX_PARTS)}"
+        )
+    if not cplx and len(real) < len(chosen):
+        raise CaseError(
+            f"{where}: dtypes= names a complex dtype but every input is real; give complex points "
+            "(e.g. 1+2j, or gg.uniform(..., complex=True)), or for a complex-valued function of real "
+            "inputs keep real dtypes and declare complex_output=True"
+        )
+    out = cplx if complex_output is None else bool(complex_output)
+    return dataclasses.replace(built, dtypes=chosen, complex_output=out)
 
 
 def _check_modes_and_xfail(
@@ -258,7 +301,7 @@ def _check_modes_and_xfail(
         unknown = [m for m in names if m not in MODES]
         if unknown:
             raise CaseError(f"{where}: {label}= names unknown mode {unknown[0]!r}; use {list(MODES)}")
-    keys = {"*", *_DTYPE_NAMES, *MODES} | {f"{d}-{m}" for d in _DTYPE_NAMES for m in MODES}
+    keys = {"*", *DTYPE_NAMES, *MODES} | {f"{d}-{m}" for d in DTYPE_NAMES for m in MODES}
     bad = [k for k in reasons if k not in keys]
     if bad:
         raise CaseError(
@@ -272,12 +315,13 @@ def _build(
     wolfram: str,
     points: Sequence[Mapping[str, Any]],
     name: str | None,
-    dtypes: Sequence[str],
+    dtypes: Sequence[str] | None,
     precision: int,
     min_digits: int,
     rtol_ulps: Mapping[str, float],
 ) -> Case:
-    """Validate a case's declaration once, where the user wrote it."""
+    """Validate a case's declaration once, where the user wrote it (dtypes are resolved later, by
+    :func:`_resolve_complex`)."""
     source = _source_of(fn)
     cname = str(name or getattr(fn, "__name__", ""))
     where = f"{source}: case {cname!r}"
@@ -289,12 +333,15 @@ def _build(
     if not isinstance(wolfram, str) or not wolfram.strip():
         raise CaseError(f"{where}: wolfram= must be a non-empty Wolfram Language expression")
     params = _params_of(fn, where)
-    unknown = [d for d in dtypes if d not in ("float64", "float32", "float16", "bfloat16")]
+    unknown = [d for d in dtypes or () if d not in DTYPE_NAMES]
     if unknown:
-        raise CaseError(f"{where}: unknown dtype {unknown[0]!r}; use float64, float32, float16 or bfloat16")
+        raise CaseError(f"{where}: unknown dtype {unknown[0]!r}; use one of {', '.join(DTYPE_NAMES)}")
     if precision < 16:
         raise CaseError(f"{where}: precision={precision} is below float64's; use 30 or more")
-    normalized = tuple(_point(p, params, i, where) for i, p in enumerate(points))
+    if isinstance(points, Mapping):
+        raise CaseError(f"{where}: points= must be a list of mappings, e.g. points=[{{...}}]")
+    complex_params = _complex_params(points, params)
+    normalized = tuple(_point(p, params, i, where, complex_params) for i, p in enumerate(points))
     if not normalized:
         raise CaseError(f"{where}: no points; give points=[{{...}}] or gg.uniform(...)")
     shapes = {p: normalized[0][p].shape for p in params}
@@ -312,10 +359,11 @@ def _build(
         params=params,
         shapes=shapes,
         points=normalized,
-        dtypes=tuple(dtypes),
+        dtypes=tuple(dtypes or DEFAULT_DTYPES),
         precision=precision,
         min_digits=min_digits,
         rtol_ulps=dict(rtol_ulps),
+        complex_params=complex_params,
         source=source,
     )
 
@@ -349,8 +397,29 @@ def _params_of(fn: Callable[..., Any], where: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def _point(raw: Mapping[str, Any], params: tuple[str, ...], i: int, where: str) -> Point:
-    """One point as float64 arrays, checked against the parameters."""
+def _complex_params(points: Sequence[Any], params: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameters some point gives a complex value (Python or numpy complex numbers)."""
+    found = set()
+    for raw in points:
+        if isinstance(raw, Mapping):
+            for p in params:
+                if p in raw and _is_complex(raw[p]):
+                    found.add(p)
+    return tuple(p for p in params if p in found)
+
+
+def _is_complex(value: Any) -> bool:
+    try:
+        return bool(np.iscomplexobj(np.asarray(value)))
+    except (TypeError, ValueError):
+        return False
+
+
+def _point(
+    raw: Mapping[str, Any], params: tuple[str, ...], i: int, where: str, complex_params: tuple[str, ...] = ()
+) -> Point:
+    """One point as float64 arrays, checked against the parameters (a complex parameter as its real
+    and imaginary parts along a last axis of 2)."""
     if not isinstance(raw, Mapping):
         raise CaseError(f"{where}, point {i}: expected a mapping {{param: value}}, got {raw!r}")
     keys = set(raw)
@@ -363,10 +432,14 @@ def _point(raw: Mapping[str, Any], params: tuple[str, ...], i: int, where: str) 
         )
     out: Point = {}
     for p in params:
+        kind = "complex" if p in complex_params else "real"
         try:
-            arr = np.array(raw[p], dtype=np.float64)
+            value = np.array(raw[p], dtype=np.complex128 if kind == "complex" else np.float64)
         except (TypeError, ValueError) as exc:
-            raise CaseError(f"{where}, point {i}: {p}={raw[p]!r} is not a real number or array") from exc
+            raise CaseError(f"{where}, point {i}: {p}={raw[p]!r} is not a {kind} number or array") from exc
+        arr: npt.NDArray[np.float64] = (
+            np.stack([value.real, value.imag], axis=-1) if kind == "complex" else value.astype(np.float64)
+        )
         if not np.all(np.isfinite(arr)):
             raise CaseError(f"{where}, point {i}: {p} holds a non-finite number; points must be finite")
         out[p] = arr
@@ -380,13 +453,15 @@ def uniform(
     shapes: Mapping[str, Sequence[int]],
     n: int,
     seed: int,
-) -> list[dict[str, npt.NDArray[np.float64]]]:
+    complex: bool = False,
+) -> list[dict[str, Any]]:
     """``n`` points drawn uniformly from [low, high), identical on every machine and numpy version.
 
     The numbers come from SHA-256 of (seed, point, parameter, index), not from numpy's generators,
     whose streams may change between releases. They are drawn on the float32 grid (24-bit
     fractions of the interval, then rounded to float32), so one reference serves float64 and
-    float32 checks alike.
+    float32 checks alike. ``complex=True`` draws complex numbers whose real and imaginary parts
+    are each drawn so.
     """
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise CaseError(f"uniform: need finite low < high, got low={low!r}, high={high!r}")
@@ -396,12 +471,22 @@ def uniform(
         for pname in sorted(shapes):
             shape = tuple(int(s) for s in shapes[pname])
             size = math.prod(shape)
-            vals = [_unit(seed, k, pname, j) for j in range(size)]
-            arr = np.float32(low) + (np.float32(high) - np.float32(low)) * np.array(vals, np.float32)
-            arr = np.minimum(arr.astype(np.float32), np.nextafter(np.float32(high), np.float32(low)))
-            point[pname] = arr.astype(np.float64).reshape(shape)
+            parts = [_draw(low, high, seed, k, pname, size, part) for part in ("", "im")[: 1 + complex]]
+            arr = parts[0] + 1j * parts[1] if complex else parts[0]
+            point[pname] = arr.reshape(shape)
         points.append(point)
     return points
+
+
+def _draw(
+    low: float, high: float, seed: int, k: int, pname: str, size: int, part: str
+) -> npt.NDArray[np.float64]:
+    """``size`` numbers on the float32 grid in [low, high) (``part`` "im": the imaginary parts)."""
+    key = f"{pname}:{part}" if part else pname
+    vals = [_unit(seed, k, key, j) for j in range(size)]
+    arr = np.float32(low) + (np.float32(high) - np.float32(low)) * np.array(vals, np.float32)
+    arr = np.minimum(arr.astype(np.float32), np.nextafter(np.float32(high), np.float32(low)))
+    return arr.astype(np.float64)
 
 
 def _unit(seed: int, k: int, pname: str, j: int) -> float:

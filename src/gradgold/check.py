@@ -10,6 +10,14 @@ unless the case lists the mode in ``require_modes=``.
 Quantities, as the golden names them: ``value``, ``grad/<param>`` (Jacobian), ``hessian``, ``d3``,
 ``d4`` (over the N flattened variables), ``proj/grad`` and ``proj/hess`` (along the golden's
 ``directions``). The checker computes exactly those present.
+
+Complex numbers: the golden holds the real Jacobian (derivatives with respect to the real and
+imaginary parts of each complex input, of the real and imaginary parts of a complex value), so the
+checker runs the function on complex tensors built from real leaves, ``torch.complex(re, im)``,
+and reads its value back as ``(real, imag)`` pairs (:func:`real_view`). Every mode then measures
+exactly what torch's complex autograd computes: for a real-valued L of complex z, torch's gradient
+is dL/dRe z + i dL/dIm z (twice the conjugate Wirtinger derivative dL/dz̄), so its real and
+imaginary parts are the two real derivatives; a backward formula that forgets a conjugate fails.
 """
 
 from __future__ import annotations
@@ -28,17 +36,36 @@ from .cases import Case
 from .compare import Comparison, compare, compare_exact
 from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
+from .exact import COMPLEX_PARTS, grid_of
 from .golden import Golden, GridData
 from .modes import MODES, case_modes, check_label, expected_failure, required
 from .suite import Project, fresh_golden
 
-__all__ = ["CaseCheck", "QuantityResult", "check_golden", "not_applicable", "reference_grid", "run_checks"]
+__all__ = [
+    "CaseCheck",
+    "QuantityResult",
+    "check_golden",
+    "not_applicable",
+    "real_view",
+    "reference_grid",
+    "run_checks",
+]
 
+#: The dtype of the tensors the checker feeds, by checked dtype: a complex dtype feeds the real
+#: dtype of its parts (see :func:`real_view`).
 _DTYPES = {
     "float64": torch.float64,
     "float32": torch.float32,
     "float16": torch.float16,
     "bfloat16": torch.bfloat16,
+    "complex128": torch.float64,
+    "complex64": torch.float32,
+}
+#: The complex dtype whose parts are each real dtype.
+_COMPLEX_OF = {
+    torch.float64: torch.complex128,
+    torch.float32: torch.complex64,
+    torch.float16: torch.complex32,
 }
 
 #: Full derivatives by order, and the projections: (quantity, order).
@@ -96,8 +123,8 @@ class QuantityResult:
 def reference_grid(golden: Golden, dtype: str) -> GridData:
     """The references for inputs as ``dtype`` represents them: that dtype's own grid when the
     golden has one, else float64's, provided rounding to ``dtype`` does not move its inputs."""
-    if dtype in golden.grids:
-        return golden.grids[dtype]
+    if grid_of(dtype) in golden.grids:
+        return golden.grids[grid_of(dtype)]
     data = golden.grids["float64"]
     for p, arr in data.inputs.items():
         rounded = torch.from_numpy(arr).to(_DTYPES[dtype]).double().numpy()
@@ -144,11 +171,53 @@ def check_golden(
     params = tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
     ctx = _Context(case, golden, data, dtype, mode, device, params)
     _check_quantities(ctx)
-    func = prepare(mode, fn if fn is not None else case.fn)
+    func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, params)
     results: list[QuantityResult] = []
     for i in range(data.n_points):
         results += _check_point(ctx, i, func)
     return results
+
+
+class OutputKindError(Exception):
+    """The function returned a complex tensor where a real one is due, or the wrong complex dtype."""
+
+
+def real_view(case: Case, fn: Callable[..., Any], dtype: str, params: Sequence[str]) -> Callable[..., Any]:
+    """The function as the checker runs it: for a complex case, a function of real tensors (a
+    complex parameter as ``(*shape, 2)`` real and imaginary parts) returning a real tensor (a
+    complex value as ``(*shape, 2)``; a real value of a complex case gets imaginary part 0, as the
+    golden holds it). A real case's function is returned as it is."""
+    if not case.is_complex:
+        return fn
+    cplx = set(case.complex_params)
+    real = _DTYPES[dtype]
+    want = _COMPLEX_OF.get(real)
+
+    def view(*xs: torch.Tensor) -> Any:
+        args = [
+            torch.complex(x[..., 0], x[..., 1]) if p in cplx else x for p, x in zip(params, xs, strict=True)
+        ]
+        out = fn(*args)
+        if not isinstance(out, torch.Tensor):
+            return out  # reported by _output_problem
+        if out.is_complex() and not case.complex_output:
+            raise OutputKindError(
+                f"the torch function returned {out.dtype}, but the case declares complex_output=False "
+                "(a real-valued function): return a real tensor (e.g. .abs() or .real), or remove "
+                "complex_output=False and regenerate"
+            )
+        if out.is_complex() and out.dtype != want:
+            raise OutputKindError(
+                f"the torch function returned {out.dtype} for {dtype} inputs, expected {want}: it must "
+                "compute in the input dtype, or the check of that dtype means nothing"
+            )
+        if out.is_complex():
+            return torch.stack([out.real, out.imag], dim=-1)
+        if case.complex_output:
+            return torch.stack([out, torch.zeros_like(out)], dim=-1)
+        return out
+
+    return view
 
 
 def _check_quantities(ctx: _Context) -> None:
@@ -173,7 +242,11 @@ def _directions(golden: Golden) -> npt.NDArray[np.float64] | None:
 
 
 def _inputs_text(ctx: _Context, i: int) -> str:
-    return ", ".join(f"{p}={ctx.data.inputs[p][i].tolist()!r}" for p in ctx.params)
+    def shown(p: str) -> Any:
+        x = ctx.data.inputs[p][i]
+        return (x[..., 0] + 1j * x[..., 1]).tolist() if p in ctx.case.complex_params else x.tolist()
+
+    return ", ".join(f"{p}={shown(p)!r}" for p in ctx.params)
 
 
 def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[QuantityResult]:
@@ -185,6 +258,8 @@ def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[Quantity
     ]
     try:
         out = fn(*xs)
+    except OutputKindError as exc:
+        return [_failed(ctx, i, n, str(exc)) for n in names]
     except Exception as exc:
         return [_failed(ctx, i, n, f"the torch function raised {_exc_text(exc)}") for n in names]
     problem = _output_problem(out, ctx.data.numbers["value"][i].shape, tdtype)
@@ -293,9 +368,14 @@ def _output_problem(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> str
     if tuple(out.shape) != shape:
         return f"the torch function returned shape {tuple(out.shape)}, the reference has shape {shape}"
     if out.dtype != dtype:
+        hint = (
+            "; for a complex-valued function of real inputs, declare complex_output=True on the case"
+            if out.is_complex()
+            else ""
+        )
         return (
             f"the torch function returned {out.dtype} for {dtype} inputs: it must compute in the input "
-            "dtype, or the check of that dtype means nothing"
+            f"dtype, or the check of that dtype means nothing{hint}"
         )
     if not out.requires_grad:
         return "the output does not require grad: the function detached it from its inputs"
@@ -520,7 +600,7 @@ def run_checks(
     out: list[CaseCheck] = []
     absent = device_problem(device)
     for c in cases:
-        combos = [(d, m) for d in (dtypes or c.dtypes) for m in case_modes(c, modes)]
+        combos = [(d, m) for d in _dtypes_of(c, dtypes) for m in case_modes(c, modes)]
         try:
             golden = fresh_golden(project, c)
         except GradgoldError as exc:
@@ -528,6 +608,13 @@ def run_checks(
             continue
         out += [check_case(c, golden, d, m, device, absent) for d, m in combos]
     return out
+
+
+def _dtypes_of(case: Case, requested: Sequence[str] | None) -> list[str]:
+    """The case's dtypes, or the requested ones of its kind: complex dtypes for complex inputs."""
+    if not requested:
+        return list(case.dtypes)
+    return [d for d in requested if (d in COMPLEX_PARTS) == bool(case.complex_params)]
 
 
 def check_case(

@@ -176,8 +176,9 @@ def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quie
     "--dtype",
     "dtypes",
     multiple=True,
-    type=click.Choice(["float64", "float32", "float16", "bfloat16"]),
-    help="Dtypes to check (default: each case's own, float64 and float32).",
+    type=click.Choice(["float64", "float32", "float16", "bfloat16", "complex128", "complex64"]),
+    help="Dtypes to check (default: each case's own: float64 and float32, complex128 and complex64 for "
+    "complex inputs). Complex dtypes apply to cases with complex inputs, real ones to the others.",
 )
 @click.option(
     "--mode",

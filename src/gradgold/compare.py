@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from .exact import grid_of
+
 __all__ = [
     "DEFAULT_ATOL_ULPS",
     "DEFAULT_RTOL_ULPS",
@@ -65,12 +67,12 @@ _TABLE_ROWS = 8
 
 
 def eps_of(dtype: str) -> float:
-    return _FLOAT_INFO[dtype][0]
+    return _FLOAT_INFO[grid_of(dtype)][0]
 
 
 def ulps(diff: npt.NDArray[np.float64], ref: npt.NDArray[np.float64], dtype: str) -> npt.NDArray[np.float64]:
     """``diff`` in units in the last place of ``ref`` in ``dtype`` (subnormal spacing below tiny)."""
-    eps, tiny = _FLOAT_INFO[dtype]
+    eps, tiny = _FLOAT_INFO[grid_of(dtype)]
     _, exp = np.frexp(np.maximum(np.abs(ref), tiny))
     spacing = eps * np.ldexp(1.0, exp - 1)
     return np.asarray(np.abs(diff) / spacing, dtype=np.float64)
@@ -114,6 +116,7 @@ def compare(
 ) -> Comparison:
     """Compare ``got`` (torch's result, as float64) with the reference of the same shape;
     ``cond`` (same shape, >= 0) is the conditioning allowance of the module docstring."""
+    dtype = grid_of(dtype)  # a complex dtype is compared part by part, in the dtype of its parts
     eps = eps_of(dtype)
     rtol = (DEFAULT_RTOL_ULPS[dtype] if rtol_ulps is None else rtol_ulps) * eps
     scale = float(np.max(np.abs(ref))) if ref.size else 0.0

@@ -18,6 +18,7 @@ __all__ = [
     "GRID_NAMES",
     "agreeing_digits",
     "certified_float",
+    "grid_of",
     "round_to_grid",
     "to_fraction",
     "wl_rational",
@@ -33,6 +34,15 @@ GRIDS: dict[str, type[np.floating]] = {
 
 #: Every grid :func:`round_to_grid` knows: those numpy has types for, and bfloat16, which it has not.
 GRID_NAMES: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
+
+#: Complex dtypes, each with the real dtype of its two parts: a complex input is checked as the pair
+#: (real part, imaginary part), so its references live on that real dtype's grid.
+COMPLEX_PARTS: dict[str, str] = {"complex128": "float64", "complex64": "float32"}
+
+
+def grid_of(dtype: str) -> str:
+    """The grid whose references a check in ``dtype`` uses (a complex dtype: that of its parts)."""
+    return COMPLEX_PARTS.get(dtype, dtype)
 
 
 def round_to_grid(values: npt.NDArray[np.float64], grid: str) -> npt.NDArray[np.float64]:

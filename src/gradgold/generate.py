@@ -331,6 +331,10 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
         meta["order"] = case.order
     if case.projections:
         meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
+    if case.complex_params:
+        meta["complex"] = list(case.complex_params)
+    if case.complex_output:
+        meta["complex_output"] = True
     if case.precision != original.precision:
         meta["working_precision"] = case.precision
     if program.strategy != "symbolic":
@@ -355,6 +359,8 @@ def _read_point(
         raise EvaluationError(f"{where}, point {i}: unexpected answer {_wl_text(answer)}")
     here = f"{where}, evaluation point {i} ({_point_text(point)})"
     raw = {n: _certify(case, f"{here}, quantity {n}", a) for n, a in zip(names, answer, strict=True)}
+    if case.is_complex and not case.complex_output:
+        raw = _real_valued(case, here, raw)
     out: dict[str, Quantity] = {"value": raw["value"]}
     for name, q in raw.items():
         if name in ("d1", *_TENSORS):
@@ -372,6 +378,21 @@ def _read_point(
                 raise EvaluationError(f"{here}: {name} has shape {q[0].shape}")
             out[name] = q
     return out
+
+
+def _real_valued(case: Case, where: str, raw: dict[str, Quantity]) -> dict[str, Quantity]:
+    """Drop the imaginary parts of a function declared real-valued (``complex_output=False``),
+    once they are certified to be 0 in every quantity (its derivatives are then real too)."""
+    for name, q in raw.items():
+        nonzero = np.argwhere(q[0][..., 1] != 0)
+        if len(nonzero):
+            idx = tuple(int(i) for i in nonzero[0])
+            raise EvaluationError(
+                f"{where}, quantity {name}, index {idx}: the case declares complex_output=False but the "
+                f"reference has imaginary part {q[1][(*idx, 1)]}; the function is complex-valued here: "
+                "remove complex_output=False, or fix the wolfram= expression (e.g. Abs[z]^2, not z^2)"
+            )
+    return {name: tuple(a[..., 0] for a in q) for name, q in raw.items()}  # type: ignore[misc]
 
 
 def _split_gradient(case: Case, jac: Quantity) -> dict[str, Quantity]:
@@ -501,6 +522,12 @@ def _known_gap(leaf: Any) -> str:
             return str(args[0]) if args else "unsupported"
         if _is_symbol(getattr(head, "head", None), "Derivative") and args:  # Derivative[n][f]
             name, order = _render(args[0]), ", ".join(map(_render, head.args))
+            if name.startswith("ggF21"):  # the program's stand-in: its z-derivatives are known
+                return (
+                    f"Hypergeometric2F1 is differentiated in its parameters a, b, c (Derivative[{order}]), "
+                    "which gradgold does not rewrite and Mathics3 cannot do; keep a, b, c constant, or "
+                    "use a real Wolfram kernel (--kernel PATH)"
+                )
             return (
                 f"the engine cannot differentiate {name} (it left Derivative[{order}][{name}] "
                 "unevaluated: e.g. Zeta', or a derivative in a Bessel order, on Mathics3); use a real "

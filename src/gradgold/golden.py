@@ -18,6 +18,11 @@ Layout (format version 1), every entry a plain ``.npy`` array so ``numpy.load(pa
 
 ``<grid>`` is ``float64`` for the points as written and e.g. ``float32`` for the same points
 rounded to float32, present only where that rounding moves some point.
+
+Complex numbers are held as real pairs, like ``torch.view_as_real``: a parameter listed in the
+metadata's ``complex`` has shape ``(*shape, 2)`` (real, imaginary part), and with
+``complex_output`` so does the value. Every derivative is then a real derivative, with respect to
+the real and imaginary parts of the inputs, of the real and imaginary parts of the value.
 """
 
 from __future__ import annotations
@@ -504,6 +509,21 @@ def _metadata_problem(meta: Mapping[str, Any]) -> str:
         return f"order={meta.get('order')!r:.50} is not 1..4"
     if not _is_int(meta.get("projections", 0)) or not isinstance(meta.get("full_jacobian", True), bool):
         return "projections must be a count and full_jacobian a boolean"
+    return _complex_problem(meta)
+
+
+def _complex_problem(meta: Mapping[str, Any]) -> str:
+    """A complex parameter is held as its real and imaginary parts (a last axis of 2), and so is a
+    complex value."""
+    shapes = {p: s for p, s in meta["params"]}
+    cplx = meta.get("complex", [])
+    if not isinstance(cplx, list) or not all(
+        isinstance(p, str) and shapes.get(p, [])[-1:] == [2] for p in cplx
+    ):
+        return f"complex={cplx!r:.100} must list parameters whose shape ends in 2"
+    out = meta.get("complex_output", False)
+    if not isinstance(out, bool) or (out and meta["out_shape"][-1:] != [2]):
+        return "complex_output must be a boolean, and a complex value's shape must end in 2"
     return ""
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +33,10 @@ __all__ = [
     "REAL_RULES",
     "REWRITES",
     "Program",
+    "bound_value",
     "build_program",
     "entry_symbols",
+    "post_rules",
     "quantity_names",
     "resolve_strategy",
 ]
@@ -104,10 +106,29 @@ def entry_symbols(name: str, shape: tuple[int, ...]) -> str:
     return _nest(name, shape, ())
 
 
-def _nest(name: str, shape: tuple[int, ...], index: tuple[int, ...]) -> str:
+def bound_value(case: Case, name: str) -> str:
+    """WL text of the value parameter ``name`` is bound to: its entry symbols, or for a complex
+    parameter (held as shape S + (2,)) the array over S of ``re + I im`` of its real entry symbols."""
+    shape = case.shapes[name]
+    if name not in case.complex_params:
+        return entry_symbols(name, shape)
+    return _nest(
+        name,
+        shape[:-1],
+        (),
+        lambda idx: f"(gg${'$'.join([name, *idx, '1'])} + I gg${'$'.join([name, *idx, '2'])})",
+    )
+
+
+def _nest(
+    name: str,
+    shape: tuple[int, ...],
+    index: tuple[int, ...],
+    leaf: Callable[[list[str]], str] | None = None,
+) -> str:
     if len(index) == len(shape):
-        return "gg$" + "$".join([name, *map(str, index)])
-    inner = (_nest(name, shape, (*index, i)) for i in range(1, shape[len(index)] + 1))
+        return leaf(list(map(str, index))) if leaf else "gg$" + "$".join([name, *map(str, index)])
+    inner = (_nest(name, shape, (*index, i), leaf) for i in range(1, shape[len(index)] + 1))
     return "{" + ", ".join(inner) + "}"
 
 
@@ -174,6 +195,54 @@ _BRANCHES = (
 )
 
 _BRANCHING = re.compile(r"\b(Piecewise|If)\[")
+_HYPERGEOMETRIC = re.compile(r"\bHypergeometric2F1\[")
+
+#: For an expression with Hypergeometric2F1: Mathics3 crashes differentiating it in z (its rule
+#: goes through HypergeometricPFQ), and evaluates it to 4 digits labelled 50 at an exact z, though
+#: correctly at a high-precision z. So it is held as ggF21 while D runs, whose z-derivatives are
+#: d^k/dz^k 2F1(a, b; c; z) = (a)_k (b)_k / (c)_k 2F1(a + k, b + k; c + k; z), and it becomes
+#: Hypergeometric2F1 only once z is a number of the working precision (N reaches it first).
+_F21 = (
+    "    ggF21[gga_, ggb_, ggc_, ggz_?InexactNumberQ] := Hypergeometric2F1[gga, ggb, ggc, ggz];\n"
+    "    ggH = ggH //. HoldPattern[Hypergeometric2F1[gga_, ggb_, ggc_, ggz_]] :> ggF21[gga, ggb, ggc, ggz];\n"
+)
+_F21_RULE = (
+    "Derivative[0, 0, 0, ggk_][ggF21] :> (Pochhammer[#1, ggk] Pochhammer[#2, ggk]/Pochhammer[#3, ggk] "
+    "ggF21[#1 + ggk, #2 + ggk, #3 + ggk, #4] &)"
+)
+
+
+def post_rules(case: Case) -> str:
+    """The rules applied after each ``D``: :data:`REAL_RULES`, plus the z-derivative of
+    Hypergeometric2F1 where the expression uses it (other programs keep their exact text)."""
+    if not _HYPERGEOMETRIC.search(case.wolfram):
+        return REAL_RULES
+    return REAL_RULES[:-1] + ", " + _F21_RULE + "}"
+
+
+#: For a complex case: every parameter's entries are real symbols (a complex input is re + I im), so
+#: D differentiates along real and imaginary parts. Heads that are not holomorphic (Conjugate, Re,
+#: Im, Arg, and Abs and Sign of a complex argument) are rewritten, innermost first and before
+#: anything evaluates (Mathics3 turns Abs[z]^2 into z^2), into holomorphic expressions of the
+#: argument w and its conjugate, obtained by conjugating w's complex constants: conj(f(w)) =
+#: f(conj w) for the functions of real coefficients WL has, away from their branch cuts. (Mathics3's
+#: own ComplexExpand leaves Arg unexpanded and leaks a Python ``atan2`` into Sqrt.)
+_COMPLEX = (
+    "    SetAttributes[{ggCx, ggNH}, HoldAll];\n"
+    "    ggCx[ggE_] := !FreeQ[Unevaluated[ggE], _Complex | HoldPattern[I]];\n"
+    "    ggNH[ggE_] := !FreeQ[Unevaluated[ggE], Conjugate[_] | Re[_] | Im[_] | Arg[_] | "
+    "Abs[ggu_ /; ggCx[ggu]] | Sign[ggu_ /; ggCx[ggu]]];\n"
+    "    ggCj[ggW_] := ggW /. ggc_Complex :> Conjugate[ggc];\n"
+    "    ggH = ggH //. {HoldPattern[Conjugate[ggw_]] /; !ggNH[ggw] :> ggCj[ggw],\n"
+    "      HoldPattern[Re[ggw_]] /; !ggNH[ggw] :> (ggw + ggCj[ggw])/2,\n"
+    "      HoldPattern[Im[ggw_]] /; !ggNH[ggw] :> (ggw - ggCj[ggw])/(2 I),\n"
+    "      HoldPattern[Abs[ggw_]] /; ggCx[ggw] && !ggNH[ggw] :> Sqrt[ggw ggCj[ggw]],\n"
+    "      HoldPattern[Sign[ggw_]] /; ggCx[ggw] && !ggNH[ggw] :> ggw/Sqrt[ggw ggCj[ggw]],\n"
+    "      HoldPattern[Arg[ggw_]] /; !ggNH[ggw] :> With[{ggr = (ggw + ggCj[ggw])/2, "
+    "ggi = (ggw - ggCj[ggw])/(2 I)},\n"
+    "        2 ArcTan[ggi/(Sqrt[ggr^2 + ggi^2] + ggr)]]};\n"
+    "    ggRI[ggL_List] := Map[ggRI, ggL]; ggRI[ggX_] := {Re[ggX], Im[ggX]};\n"
+)
 
 
 def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TIMEOUT) -> Program:
@@ -186,17 +255,27 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
     point near a branch boundary is refused.
     """
     strategy = resolve_strategy(case)
-    binds = ", ".join(f"{p} -> {entry_symbols(p, case.shapes[p])}" for p in case.params)
+    binds = ", ".join(f"{p} -> {bound_value(case, p)}" for p in case.params)
     variables = ", ".join(s for p in case.params for s in _flat_symbols(p, case.shapes[p]))
     p, q = case.precision, case.precision + GUARD_DIGITS
     branching = bool(_BRANCHING.search(case.wolfram))
+    hypergeometric = bool(_HYPERGEOMETRIC.search(case.wolfram))
     f_at = "ggActive[ggR]" if branching else "ggF"
-    body = _symbolic(case, p, q, f_at) if strategy == "symbolic" else _substituted(case, p, q, f_at)
+    split = "ggRI" if case.is_complex else ""
+    if strategy == "symbolic":
+        body = _symbolic(case, p, q, f_at, split)
+    else:
+        body = _substituted(case, p, q, f_at, split)
     at_points = ",\n    ".join(f"ggPoint[{_rules(case, pt)}]" for pt in points)
     text = (
         "TimeConstrained[\n"
-        "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT, ggZ},\n"
+        "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT, ggZ"
+        + (", ggCx, ggNH, ggCj, ggRI" if split else "")
+        + (", ggF21" if hypergeometric else "")
+        + "},\n"
         f"    ggH = Hold[{case.wolfram}] /. {{{binds}}} //. {REWRITES};\n"
+        + (_COMPLEX if split else "")
+        + (_F21 if hypergeometric else "")
         + ("" if branching else "    ggF = ReleaseHold[ggH];\n")
         + f"    ggV = {{{variables}}};\n"
         f"    ggDirs = {_wl_matrix(case.directions())};\n"
@@ -221,13 +300,20 @@ def _answers(exact: str) -> str:
     )
 
 
-def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
-    """Quantities as exact expressions in the entry symbols; the point goes in before ``N``."""
+def _wrap(head: str, expr: str) -> str:
+    """``head[expr]``, or ``expr`` itself when there is no head."""
+    return f"{head}[{expr}]" if head else expr
+
+
+def _symbolic(case: Case, p: int, q: int, f_at: str, split: str = "") -> str:
+    """Quantities as exact expressions in the entry symbols; the point goes in before ``N``.
+    ``split`` ("ggRI" for a complex case) turns each number into its real and imaginary parts."""
+    rules = post_rules(case)
     lines, parts = [], ["ggFx"]
     if case.full_jacobian:
         previous = "ggFx"
         for k in range(1, case.order + 1):
-            lines.append(f"ggD{k} = Map[D[{previous}, #] &, ggV] /. {REAL_RULES}; ")
+            lines.append(f"ggD{k} = Map[D[{previous}, #] &, ggV] /. {rules}; ")
             parts.append(f"ggD{k}")
             previous = f"ggD{k}"
     if case.projections:
@@ -237,9 +323,9 @@ def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
                 parts.append("Map[# . (# . ggD2) &, ggDirs]")
         else:  # exact in t: one univariate derivative per direction
             along = "ggFx /. Thread[ggV -> ggV + ggT #]"
-            parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES}) &, ggDirs]")
+            parts.append(f"Map[(D[{along}, ggT] /. {rules}) &, ggDirs]")
             if case.order >= 2:
-                parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {REAL_RULES}) &, ggDirs]")
+                parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {rules}) &, ggDirs]")
     locals_ = ", ".join(f"ggD{k}" for k in range(1, case.order + 1))
     quantities = (
         f"    ggQs[ggFx_] := Module[{{{locals_}}},\n      {''.join(lines)}\n      {{{', '.join(parts)}}}];\n"
@@ -248,24 +334,28 @@ def _symbolic(case: Case, p: int, q: int, f_at: str) -> str:
     expr = "ggQ" if f_at == "ggF" else f"ggQs[{f_at}]"
     point = (
         f"    ggPoint[ggR_] := With[{{ggE = {expr} /. ggR /. ggT -> 0}},\n"
-        f"      With[{{ggLo = N[ggE, {p}], ggHi = N[ggE, {q}]}}, {_answers('ggE[[ggI]]')}]];\n"
+        f"      With[{{ggLo = {_wrap(split, f'N[ggE, {p}]')}, ggHi = {_wrap(split, f'N[ggE, {q}]')}}}, "
+        f"{_answers(_wrap(split, 'ggE[[ggI]]'))}]];\n"
     )
     return quantities + shared + point
 
 
-def _substituted(case: Case, p: int, q: int, f_at: str) -> str:
+def _substituted(case: Case, p: int, q: int, f_at: str, split: str = "") -> str:
     """Quantities at ``N[x0, P]`` for each working precision P: derivatives along ``t``."""
+    rules = post_rules(case)
     along = "ggFx /. Thread[ggV -> ggX + ggT #]"
+    exact_value = _wrap(split, f"{f_at} /. ggR")
     parts = ["N[ggFx /. ggR, ggP]"]
     if case.full_jacobian:
-        parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES} /. ggT -> 0) &, IdentityMatrix[Length[ggV]]]")
+        parts.append(f"Map[(D[{along}, ggT] /. {rules} /. ggT -> 0) &, IdentityMatrix[Length[ggV]]]")
     if case.projections:
-        parts.append(f"Map[(D[{along}, ggT] /. {REAL_RULES} /. ggT -> 0) &, ggDirs]")
+        parts.append(f"Map[(D[{along}, ggT] /. {rules} /. ggT -> 0) &, ggDirs]")
         if case.order >= 2:
-            parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {REAL_RULES} /. ggT -> 0) &, ggDirs]")
+            parts.append(f"Map[(D[{along}, {{ggT, 2}}] /. {rules} /. ggT -> 0) &, ggDirs]")
     return (
         "    ggAt[ggFx_, ggR_, ggP_] := With[{ggX = N[ggV /. ggR, ggP]},\n"
         f"      {{{', '.join(parts)}}}];\n"
-        f"    ggPoint[ggR_] := With[{{ggLo = ggAt[{f_at}, ggR, {p}], ggHi = ggAt[{f_at}, ggR, {q}]}},\n"
-        f"      {_answers(f'If[ggI == 1, {f_at} /. ggR, ggLo[[ggI]]]')}];\n"
+        f"    ggPoint[ggR_] := With[{{ggLo = {_wrap(split, f'ggAt[{f_at}, ggR, {p}]')}, "
+        f"ggHi = {_wrap(split, f'ggAt[{f_at}, ggR, {q}]')}}},\n"
+        f"      {_answers(f'If[ggI == 1, {exact_value}, ggLo[[ggI]]]')}];\n"
     )

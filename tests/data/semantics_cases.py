@@ -67,3 +67,22 @@ def spectral(W):
 @gg.case(wolfram="Norm[v]", points=[{"v": [3.0, -4.0]}])
 def vnorm(v):
     return torch.linalg.vector_norm(v)
+
+
+@gg.case(wolfram="Hypergeometric2F1[1/2, 1/3, 3/2, x^2] + x", points=[{"x": 0.375}, {"x": -0.75}], order=2)
+def hyp2f1(x):
+    return x  # torch has no 2F1: only the reference is examined here
+
+
+@gg.case(
+    wolfram="Hypergeometric2F1[1/2, 1/3, 3/2, x y]",
+    points=[{"x": 0.5, "y": 0.25}],
+    strategy="substituted",
+)
+def hyp2f1_substituted(x, y):
+    return x * y
+
+
+@gg.case(wolfram="Hypergeometric2F1[x, 1/3, 3/2, 1/5]", points=[{"x": 0.5}])
+def hyp2f1_in_a(x):
+    return x
