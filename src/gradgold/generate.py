@@ -295,6 +295,13 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
         raise EngineError(
             f"{where}: the {engine.info.name} kernel failed ({type(exc).__name__}: {exc})"
         ) from exc
+    if outcome.messages and any("RecursionError" in m for m in outcome.messages):
+        raise EvaluationError(
+            f"{where}: the engine ran out of Python recursion depth ({_first_recursion(outcome.messages)}); "
+            "the expression is fine, it is too large for this engine: Mathics3 recurses once per term "
+            "when it differentiates a function of a long sum (about 100 terms). Use fewer inputs, "
+            "strategy='symbolic', or a real Wolfram kernel (--kernel PATH)"
+        )
     if outcome.messages:
         raise EvaluationError(
             f"{where}: the engine issued messages for wolfram={case.wolfram!r}: "
@@ -341,6 +348,12 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
         meta["strategy"] = program.strategy
     directions = case.directions() if case.projections else None
     return Golden(meta=meta, grids=grids, directions=directions)
+
+
+def _first_recursion(messages: Sequence[str]) -> str:
+    """The first message that names a RecursionError, shortened."""
+    text = next(m for m in messages if "RecursionError" in m)
+    return text if len(text) <= 160 else text[:160] + "..."
 
 
 # One evaluated quantity: (float64 references, digit strings, certified digits), all one shape.
