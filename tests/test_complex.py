@@ -458,3 +458,16 @@ def test_built_in_complex_goldens_agree_with_mpmath(name: str) -> None:
                     quantity,
                     k,
                 )
+
+
+def test_show_prints_complex_inputs_as_complex_numbers(suite: tuple[Path, Any]) -> None:
+    root, _ = suite
+    run = _cli(root, "show", "cx/holo")
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[2] == (
+        "complex numbers are shown as [real, imag] pairs; derivatives are along the real and imaginary "
+        "part of z (the last axis of d/d<param>)"
+    )
+    assert lines[4] == "  point 0: inputs {'z': (-0.5940697193145752+0.4365192651748657j)}"
+    assert lines[5] == "    value [-0.39428690729890353, 0.0434832656108973]  (29 digits certified)"

@@ -355,13 +355,27 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
         return
     click.echo(f"{doc['id']}: {doc['wolfram']}")
     click.echo(f"engine: {doc['engine']['name']}, {doc['engine']['version']}; precision {doc['precision']}")
+    cplx = set(golden.meta.get("complex", []))
+    if cplx or golden.meta.get("complex_output"):
+        click.echo(
+            "complex numbers are shown as [real, imag] pairs; derivatives are along the real and "
+            f"imaginary part of {', '.join(sorted(cplx)) or 'no input'} (the last axis of d/d<param>)"
+        )
     for grid, points in doc["grids"].items():
         click.echo(f"grid {grid}:")
         for i, p in enumerate(points):
-            click.echo(f"  point {i}: inputs {p['inputs']}")
+            inputs = {k: _complex_text(v) if k in cplx else v for k, v in p["inputs"].items()}
+            click.echo(f"  point {i}: inputs {inputs}")
             click.echo(f"    value {p['value']!r}  ({p['certified']['value']} digits certified)")
             for k, g in p["grad"].items():
                 click.echo(f"    d/d{k} {g!r}  ({p['certified']['grad/' + k]} digits certified)")
+
+
+def _complex_text(pairs: Any) -> Any:
+    """``[re, im]`` pairs (nested) as Python complex numbers, for reading."""
+    if isinstance(pairs, list) and len(pairs) == 2 and all(isinstance(x, float) for x in pairs):
+        return complex(pairs[0], pairs[1])
+    return [_complex_text(p) for p in pairs]
 
 
 def _golden_doc(golden: Any) -> dict[str, Any]:
