@@ -9,7 +9,8 @@ the checker's rule (gradgold.compare) with rtol_ulps = atol_ulps = 1. The larges
 case, mode and point is the smallest ``rtol_ulps`` that would pass them all. Also shown: the largest
 error in ULPs of the element itself (elements at least 2^-10 of their quantity's largest).
 
-References: float64 and float32 use the goldens (exact). float16 and bfloat16 use the golden's own
+References: float64 and float32 (and complex128 and complex64, whose parts they are) use the goldens
+(exact). float16 and bfloat16 use the golden's own
 grid where it has one, else, for points the dtype cannot hold, torch in float64 at the rounded point
 (its error, about 1e-16 relative, is 1e-13 of a float16 ULP), marked "f64 ref" in the table.
 Cases with a recorded torch bug (``xfail=``) are left out: their errors are the bug.
@@ -34,12 +35,12 @@ from gradgold.cases import Case  # noqa: E402
 from gradgold.check import _conditioning, _Context, check_golden, reference_grid  # noqa: E402
 from gradgold.compare import DEFAULT_RTOL_ULPS, eps_of  # noqa: E402
 from gradgold.errors import GradgoldError  # noqa: E402
-from gradgold.exact import round_to_grid  # noqa: E402
+from gradgold.exact import COMPLEX_PARTS, grid_of, round_to_grid  # noqa: E402
 from gradgold.golden import Golden, GridData  # noqa: E402
 from gradgold.modes import DEFAULT_MODES, expected_failure  # noqa: E402
 from gradgold.suite import find_project, fresh_golden, load_cases  # noqa: E402
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
+DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
 LADDER = [10.0**-k for k in range(1, 14)]
 
 
@@ -134,8 +135,10 @@ def collect(modes: tuple[str, ...]) -> dict[str, Any]:
         for dtype in DTYPES:
             if any(expected_failure(case, dtype, m) for m in modes) or dtype in case.rtol_ulps:
                 continue
+            if (dtype in COMPLEX_PARTS) != bool(case.complex_params):
+                continue  # complex dtypes for complex inputs, real dtypes for the others
             if dtype in ("float64", "float32") and dtype not in case.dtypes:
-                continue  # the real suite: float16/bfloat16 go over every case (none lists them yet)
+                continue  # float16/bfloat16 go over every real case, listed or not
             data, synthetic = f64_grid(case, golden, dtype)
             row = rows[dtype]
             row["f64ref"] += synthetic
@@ -192,7 +195,7 @@ def render(rows: dict[str, Any], modes: tuple[str, ...]) -> str:
         lines.append(
             f"| {dtype} | {row['checks']}{ref}, {nonfinite} non-finite |"
             f" {q[0]:.2g} / {q[1]:.2g} / {q[2]:.2g} / {u[0]:.3g} | {u[1]} [{u[2]}] | {ulp[0]:.3g} |"
-            f" {DEFAULT_RTOL_ULPS[dtype]:g} | {caught} |"
+            f" {DEFAULT_RTOL_ULPS[grid_of(dtype)]:g} | {caught} |"
         )
     lines += [
         "",

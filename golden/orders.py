@@ -2,9 +2,9 @@
 
 - ``*-d4`` / ``*-d3``: third and fourth derivatives (``order=3``/``4``) of functions of one to three
   scalar inputs, at points away from singularities and from zeros of the derivatives.
-- ``proj-*``: projected references (``projections=``, ``full_jacobian=False``) on larger inputs,
+- ``*-proj``: projected references (``projections=``, ``full_jacobian=False``) on larger inputs,
   some with ``order=2`` so ``proj/hess`` (v'Hv) is stored.
-- ``half-*``: float16 and bfloat16 checks of elementwise functions and small reductions, at points
+- ``*-half*``: float16 and bfloat16 checks of elementwise functions and small reductions, at points
   exact in every dtype (one case on the uniform float32 grid, so the golden also holds references at
   the float16- and bfloat16-rounded points).
 
@@ -101,11 +101,11 @@ def proj(
     order: int = 1,
     **kw: object,
 ) -> None:
-    """``proj-<name>``: <grad f, v> (and v'Hv at ``order=2``) along 3 directions, no full Jacobian."""
+    """``<name>-proj``: <grad f, v> (and v'Hv at ``order=2``) along 3 directions, no full Jacobian."""
     gg.case(
         wolfram=wl,
         points=points,
-        name=f"proj-{name}",
+        name=f"{name}-proj",
         projections=3,
         full_jacobian=False,
         order=order,
@@ -168,7 +168,7 @@ def half(
     gg.case(
         wolfram=wl,
         points=[{"x": v} for v in f32(*points)],
-        name=f"half-{name}" + (f"-d{order}" if order > 1 else ""),
+        name=f"{name}-half" + (f"-d{order}" if order > 1 else ""),
         dtypes=ALL_DTYPES,
         order=order,
         precision=50,
@@ -187,7 +187,7 @@ half("log1p", "Log[1 + x]", torch.log1p, [-0.5, 0.25, 3.0, 1.5])
 gg.case(
     wolfram="x Tanh[Log[1 + Exp[x]]]",
     points=gg.uniform(-2, 2, shapes={"x": ()}, n=4, seed=71),
-    name="half-mish-rounded",
+    name="mish-half_rounded",
     dtypes=ALL_DTYPES,
     precision=50,
 )(lambda x: F.mish(x))
@@ -195,19 +195,19 @@ HALF_VEC = [[0.5, -1.25, 2.0, 0.0, 1.5, -0.75]]
 gg.case(
     wolfram="Log[Total[Exp[x]]]",
     points=[{"x": f32(*p)} for p in HALF_VEC],
-    name="half-logsumexp-d2",
+    name="logsumexp-half-d2",
     dtypes=ALL_DTYPES,
     order=2,
 )(lambda x: torch.logsumexp(x, 0))
 gg.case(
     wolfram="Exp[x]/Total[Exp[x]]",
     points=[{"x": f32(*p)} for p in HALF_VEC],
-    name="half-softmax",
+    name="softmax-half",
     dtypes=ALL_DTYPES,
 )(lambda x: F.softmax(x, dim=0))
 gg.case(
     wolfram="Sqrt[Total[x^2]]",
     points=[{"x": f32(*p)} for p in HALF_VEC],
-    name="half-norm",
+    name="norm-half",
     dtypes=ALL_DTYPES,
 )(lambda x: torch.linalg.vector_norm(x))
