@@ -8,7 +8,6 @@ suite with the embedded engine once per module.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import torch
 
 import gradgold as gg
+from conftest import gradgold_cli
 from gradgold.check import check_golden, run_checks
 from gradgold.errors import CaseError
 from gradgold.golden import Golden, read_golden
@@ -101,25 +101,21 @@ MP: dict[str, Any] = {
 GOOD = [*MP, "mse", "polar"]
 
 
-def _cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "WOLFRAM_KERNEL"}
-    return subprocess.run(
-        [sys.executable, "-m", "gradgold", *args],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("complex")
     (root / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
     (root / "golden").mkdir()
     (root / "golden" / "cx.py").write_text(CASES)
-    return root, _cli(root, "generate", "--embedded", "--jobs", "2")
+    run = subprocess.run(
+        [sys.executable, "-m", "gradgold", "generate", "--embedded", "--jobs", "2"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    return root, run
 
 
 def _golden(root: Path, name: str) -> Golden:
@@ -462,7 +458,7 @@ def test_built_in_complex_goldens_agree_with_mpmath(name: str) -> None:
 
 def test_show_prints_complex_inputs_as_complex_numbers(suite: tuple[Path, Any]) -> None:
     root, _ = suite
-    run = _cli(root, "show", "cx/holo")
+    run = gradgold_cli(root, "show", "cx/holo")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[2] == (

@@ -148,3 +148,30 @@ def test_an_unknown_quantity_is_refused_not_ignored() -> None:
     golden = make_golden(case, {"value": [9.0], "d5": [0.0]})
     with pytest.raises(CheckError, match="holds 'd5', which this gradgold cannot check; upgrade gradgold"):
         check_golden(case, golden, "float64")
+
+
+def sum_sq(x: torch.Tensor) -> torch.Tensor:
+    return (x * x).sum()
+
+
+@pytest.mark.parametrize("mode", ["reverse", "double_backward", "func"])
+def test_a_correct_float32_gradient_of_many_inputs_passes_its_projections(mode: str) -> None:
+    """The checker's own sum <g, v> over 10^5 inputs runs in float64: summed in float32 it added an
+    error above the tolerance and a correct gradient failed (bench/PROJECTIONS.md found it)."""
+    from fractions import Fraction
+
+    import gradgold as gg
+
+    n = 100_000
+    case = make_case(sum_sq, gg.uniform(-1, 1, shapes={"x": (n,)}, n=1, seed=1), projections=4)
+    x, v = case.points[0]["x"], case.directions()
+    xs = [Fraction(float(t)) for t in x]
+    proj = [
+        float(sum((2 * a * Fraction(float(b)) for a, b in zip(xs, row, strict=True)), Fraction(0)))
+        for row in v
+    ]
+    value = float(sum((t * t for t in xs), Fraction(0)))
+    golden = make_golden(case, {"value": [value], "proj/grad": [proj]}, directions=v)
+    results = check_golden(case, golden, "float32", mode=mode)
+    assert [r.quantity for r in results] == ["value", "proj/grad"]
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
