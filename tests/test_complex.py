@@ -86,6 +86,21 @@ def mixed(z):
 @gg.case("z^2", points=Z, complex_output=False)
 def not_real(z):
     return z * z
+
+
+@gg.case("Log[z]", points=[{"z": 0.5 + 0.25j}, {"z": -1.0 + 0j}])
+def log_on_cut(z):
+    return torch.log(z)
+
+
+@gg.case("ArcSin[z]", points=[{"z": 2.0 + 0j}])
+def asin_on_cut(z):
+    return torch.asin(z)
+
+
+@gg.case("Abs[z]", points=[{"z": 0j}], complex_output=False)
+def abs_at_zero(z):
+    return z.abs()
 """
 
 #: The same functions in mpmath, for an independent reference.
@@ -199,7 +214,7 @@ def test_generation_succeeds_except_the_case_declared_real_that_is_not(
 ) -> None:
     root, run = suite
     assert run.returncode == 1, run.stdout + run.stderr
-    assert f"{len(GOOD)} generated, 0 unchanged, 0 skipped, 1 failed" in run.stdout
+    assert f"{len(GOOD)} generated, 0 unchanged, 0 skipped, 4 failed" in run.stdout
     assert (
         "case cx/not_real, evaluation point 0 (z=[-0.5940697193145752, 0.4365192651748657]), quantity "
         "value, index (): the case declares complex_output=False but the reference has imaginary part "
@@ -241,6 +256,38 @@ def test_goldens_agree_with_mpmath_to_25_digits(suite: tuple[Path, Any], name: s
                     i,
                     quantity,
                 )
+
+
+@pytest.mark.parametrize(
+    ("name", "where"),
+    [
+        (
+            "log_on_cut",
+            "evaluation point 1 (z=[-1.0, 0.0]), quantity value, index (): the point is on or within "
+            "1e-10 of the branch cut of Log",
+        ),
+        (
+            "asin_on_cut",
+            "evaluation point 0 (z=[2.0, 0.0]), quantity value, index (): the point is on or within "
+            "1e-10 of the branch cut of ArcSin",
+        ),
+        (
+            "abs_at_zero",
+            "evaluation point 0 (z=[0.0, 0.0]), quantity value, index (): the point is on or within "
+            "1e-10 of the branch cut of",
+        ),
+    ],
+)
+def test_a_point_on_a_branch_cut_is_refused(suite: tuple[Path, Any], name: str, where: str) -> None:
+    root, run = suite
+    lines = [line for line in run.stdout.splitlines() if f"case cx/{name}," in line]
+    assert lines and where in lines[0], run.stdout
+    assert lines[0].endswith(
+        "where the function has no complex derivative; move the point off the cut (Log, Sqrt and "
+        "fractional powers: the negative real axis; Abs and Sign of a complex w are Sqrt[w Conjugate[w]]: "
+        "w = 0)"
+    )
+    assert not (root / "golden" / "cx" / f"{name}.npz").exists()
 
 
 def test_the_golden_records_complex_inputs_and_outputs(suite: tuple[Path, Any]) -> None:

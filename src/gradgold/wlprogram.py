@@ -244,6 +244,26 @@ _COMPLEX = (
     "    ggRI[ggL_List] := Map[ggRI, ggL]; ggRI[ggX_] := {Re[ggX], Im[ggX]};\n"
 )
 
+#: For a complex case: the arguments of functions with branch cuts, and whether a point puts one on
+#: (or within 1e-10 of) its cut, where the function is discontinuous and has no complex derivative;
+#: such a point is refused, as a Piecewise boundary is. Principal branches as in WL and torch.
+_CUTS = (
+    '    ggCuts = Join[Cases[ggH, HoldPattern[Log[gga_]] :> {"Log", gga}, {0, Infinity}],\n'
+    '      Cases[ggH, HoldPattern[Sqrt[gga_]] :> {"Sqrt", gga}, {0, Infinity}],\n'
+    '      Cases[ggH, HoldPattern[Power[gga_, ggb_ /; NumberQ[ggb] && !IntegerQ[ggb]]] :> {"Power", gga},\n'
+    "        {0, Infinity}],\n"
+    "      Flatten[Table[With[{ggf = ggh}, Cases[ggH, HoldPattern[ggf[gga_]] :> {ToString[ggf], gga},\n"
+    "        {0, Infinity}]],\n"
+    "        {ggh, {ArcSin, ArcCos, ArcTan, ArcSinh, ArcCosh, ArcTanh}}], 1]];\n"
+    "    ggOnCut[ggk_, ggu_] := With[{ggn = N[ggu, 30]}, With[{ggre = Re[ggn], ggim = Im[ggn],\n"
+    "        ggtol = 10^-10 (1 + Abs[ggn])}, Which[\n"
+    '      MemberQ[{"Log", "Sqrt", "Power"}, ggk], Abs[ggim] <= ggtol && ggre <= ggtol,\n'
+    '      MemberQ[{"ArcSin", "ArcCos", "ArcTanh"}, ggk], Abs[ggim] <= ggtol && Abs[ggre] >= 1 - ggtol,\n'
+    '      ggk === "ArcCosh", Abs[ggim] <= ggtol && ggre <= 1 + ggtol,\n'
+    '      MemberQ[{"ArcTan", "ArcSinh"}, ggk], Abs[ggre] <= ggtol && Abs[ggim] >= 1 - ggtol,\n'
+    "      True, False]]];\n"
+)
+
 
 def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TIMEOUT) -> Program:
     """The program returning, for each point, one ``{N[q, p], N[q, p + 30], Precision /@ N[q, p],
@@ -266,15 +286,16 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
         body = _symbolic(case, p, q, f_at, split)
     else:
         body = _substituted(case, p, q, f_at, split)
-    at_points = ",\n    ".join(f"ggPoint[{_rules(case, pt)}]" for pt in points)
+    at = "ggChecked" if split else "ggPoint"
+    at_points = ",\n    ".join(f"{at}[{_rules(case, pt)}]" for pt in points)
     text = (
         "TimeConstrained[\n"
         "  Module[{ggH, ggF, ggV, ggDirs, ggQ, ggQs, ggAt, ggPick, ggActive, ggPoint, ggT, ggZ"
-        + (", ggCx, ggNH, ggCj, ggRI" if split else "")
+        + (", ggCx, ggNH, ggCj, ggRI, ggCuts, ggOnCut, ggChecked" if split else "")
         + (", ggF21" if hypergeometric else "")
         + "},\n"
         f"    ggH = Hold[{case.wolfram}] /. {{{binds}}} //. {REWRITES};\n"
-        + (_COMPLEX if split else "")
+        + (_COMPLEX + _CUTS + _checked(case) if split else "")
         + (_F21 if hypergeometric else "")
         + ("" if branching else "    ggF = ReleaseHold[ggH];\n")
         + f"    ggV = {{{variables}}};\n"
@@ -297,6 +318,22 @@ def _answers(exact: str) -> str:
     return (
         f"Table[{{ggLo[[ggI]], ggHi[[ggI]], Map[Precision, ggLo[[ggI]], {{-1}}], ggZ[{exact}]}}, "
         "{ggI, Length[ggLo]}]"
+    )
+
+
+def _checked(case: Case) -> str:
+    """``ggChecked[rules]``: the point's answer, or a refusal of every quantity when the point is on
+    a branch cut (see ``_CUTS``)."""
+    n = len(quantity_names(case))
+    reason = (
+        '"the point is on or within 1e-10 of the branch cut of " <> ggBad[[1, 1]] <> ", where the '
+        "function has no complex derivative; move the point off the cut (Log, Sqrt and fractional "
+        'powers: the negative real axis; Abs and Sign of a complex w are Sqrt[w Conjugate[w]]: w = 0)"'
+    )
+    return (
+        "    ggChecked[ggR_] := With[{ggBad = Select[ggCuts, TrueQ[ggOnCut[#[[1]], #[[2]] /. ggR]] &]},\n"
+        f"      If[ggBad === {{}}, ggPoint[ggR], With[{{ggU = ggUnsupported[{reason}]}},\n"
+        f"        Table[{{ggU, ggU, ggU, False}}, {{{n}}}]]]];\n"
     )
 
 
