@@ -144,6 +144,24 @@ def test_metadata_disagreeing_with_the_case(project: Project) -> None:
     assert "metadata disagrees with the case: min_digits=5 (case: 20)" in _message(project, "sine")
 
 
+def test_a_stored_program_gradgold_no_longer_writes(project: Project) -> None:
+    """The fingerprint covers the mathematics; the program text is checked on its own, up to the
+    evaluation timeout it was written with."""
+    g = read_golden(project.golden_dir / "seed" / "sine.npz")
+    program = str(g.meta["program"])
+    _tamper(project, "sine", lambda d: d, program=program.replace("\n  300, $Aborted]", "\n  900, $Aborted]"))
+    assert _findings(project, "sine") == []
+    path = _tamper(
+        project, "sine", lambda d: d, program=program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False")
+    )
+    assert _findings(project, "sine") == [("program", "", ())]
+    assert _message(project, "sine") == (
+        f"{path}: case seed/sine: the stored WL program is not the one this gradgold writes for the case "
+        "(gradgold changed how it writes programs since the golden was generated; its numbers may still "
+        "be right); run `gradgold generate --force seed/sine` and review the diff"
+    )
+
+
 def test_missing_and_unreadable(project: Project) -> None:
     (project.golden_dir / "seed" / "sine.npz").unlink()
     (project.golden_dir / "seed" / "linear.npz").write_bytes(b"garbage")

@@ -10,6 +10,8 @@ from the engine that wrote the golden.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -23,10 +25,10 @@ from .cases import Case
 from .engine import Engine, EngineInfo, locate_kernel
 from .errors import EngineError, EvaluationError, GoldenError
 from .exact import agreeing_digits, certified_float, round_to_grid
-from .generate import evaluate_case
+from .generate import evaluate_case, evaluation_points
 from .golden import Golden, GridData, quantities, read_golden
 from .suite import Project, golden_path
-from .wlprogram import DEFAULT_TIMEOUT
+from .wlprogram import DEFAULT_TIMEOUT, build_program
 
 __all__ = ["Agreement", "Finding", "agreements", "reverify", "verify_case", "verify_offline"]
 
@@ -96,6 +98,7 @@ def verify_case(project: Project, case: Case) -> list[Finding]:
     found = _metadata_findings(case, path, golden)
     if found:  # the grids' layout comes from the metadata: nothing below is meaningful
         return found
+    found += _program_findings(case, path, golden)
     for grid, data in golden.grids.items():
         found += _input_findings(case, path, grid, data)
         for q in quantities(golden.meta):
@@ -135,6 +138,27 @@ def _metadata_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
     shown = ", ".join(f"{k}={meta.get(k)!r:.60} (case: {expected[k]!r:.60})" for k in wrong)
     msg = f"{path}: case {case.id}: metadata disagrees with the case: {shown}; {_fix_regen(case, path)}"
     return [Finding(case.id, path, "metadata", msg)]
+
+
+#: The evaluation timeout a program was written with (``--timeout``) is not part of its meaning.
+_TIMEOUT = re.compile(r"\n  \d+, \$Aborted\]\Z")
+
+
+def _program_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
+    """The stored WL program must be the one this gradgold writes for the case: the fingerprint
+    covers the mathematics, not how programs are written, so a change there (a new rewrite, a new
+    refusal) would otherwise leave goldens whose recorded program nobody can rerun as stored."""
+    working = dataclasses.replace(case, precision=int(golden.meta.get("working_precision", case.precision)))
+    expected = build_program(working, evaluation_points(working)[0]).text
+    stored = str(golden.meta.get("program", ""))
+    if _TIMEOUT.sub("", stored) == _TIMEOUT.sub("", expected):
+        return []
+    msg = (
+        f"{path}: case {case.id}: the stored WL program is not the one this gradgold writes for the "
+        "case (gradgold changed how it writes programs since the golden was generated; its numbers "
+        f"may still be right); run `gradgold generate --force {case.id}` and review the diff"
+    )
+    return [Finding(case.id, path, "program", msg)]
 
 
 def _input_findings(case: Case, path: Path, grid: str, data: GridData) -> list[Finding]:
