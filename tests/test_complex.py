@@ -188,6 +188,7 @@ def test_uniform_complex_draws_both_parts_and_leaves_real_draws_unchanged() -> N
         ({"points": [{"z": "1+j"}]}, "point 0: z='1+j' is not a real number or array"),
         ({"points": [{"z": 1j}, {"z": "x"}]}, "point 1: z='x' is not a complex number or array"),
         ({"points": [{"z": complex("nan+1j")}]}, "point 0: z holds a non-finite number"),
+        ({"points": {"z": 1j}}, "points= must be a list of mappings, e.g. points=[{...}]"),
     ],
 )
 def test_complex_declaration_errors(kwargs: dict[str, Any], message: str) -> None:
