@@ -57,6 +57,25 @@ def gradgold_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([GRADGOLD, *args], cwd=root, capture_output=True, text=True, timeout=120)
 
 
+def embedded_suite(
+    root: Path, suite: str, cases: str, jobs: int = 2, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Make ``root`` a project holding ``golden/<suite>.py`` (the text ``cases``) and run the real
+    CLI's ``gradgold generate --embedded -q`` there, as a user would; its exit status and output are
+    the tests' to read."""
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "golden").mkdir()
+    (root / "golden" / f"{suite}.py").write_text(cases)
+    return subprocess.run(
+        [sys.executable, "-m", "gradgold", "generate", "--embedded", "-j", str(jobs), "-q"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def generate_goldens(root: Path) -> list[str]:
     """Generate every case of the project at ``root``; ``["<status> <id>", ...]``."""
     done = subprocess.run(

@@ -8,8 +8,6 @@ compared with mpmath at 80 digits, and each refusal must say why.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import mpmath
 import pytest
 
+from conftest import embedded_suite
 from gradgold.golden import read_golden
 
 CASES = """
@@ -60,17 +59,7 @@ MP = {
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("certify")
-    (root / "pyproject.toml").write_text("[tool.gradgold]\n")
-    (root / "golden").mkdir()
-    (root / "golden" / "hard.py").write_text(CASES)
-    run = subprocess.run(
-        [sys.executable, "-m", "gradgold", "generate", "--embedded", "-j", "1", "-q"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    run = embedded_suite(root, "hard", CASES, jobs=1, timeout=300)
     return root, run.stdout
 
 

@@ -9,7 +9,6 @@ suite with the embedded engine once per module.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import pytest
 import torch
 
 import gradgold as gg
-from conftest import gradgold_cli
+from conftest import embedded_suite, gradgold_cli
 from gradgold.check import check_golden, run_checks
 from gradgold.errors import CaseError
 from gradgold.golden import Golden, read_golden
@@ -119,17 +118,7 @@ GOOD = [*MP, "mse", "polar"]
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     root = tmp_path_factory.mktemp("complex")
-    (root / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
-    (root / "golden").mkdir()
-    (root / "golden" / "cx.py").write_text(CASES)
-    run = subprocess.run(
-        [sys.executable, "-m", "gradgold", "generate", "--embedded", "--jobs", "2"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    run = embedded_suite(root, "cx", CASES)
     return root, run
 
 

@@ -9,9 +9,6 @@ boundary, Zeta', Norm[matrix] and Hypergeometric2F1 differentiated in a paramete
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +16,7 @@ from pathlib import Path
 import mpmath
 import pytest
 
+from conftest import embedded_suite
 from gradgold.golden import read_golden
 
 HERE = Path(__file__).parent
@@ -44,17 +42,7 @@ REFERENCES: dict[str, Callable[..., object]] = {
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("semantics")
-    (root / "pyproject.toml").write_text("[tool.gradgold]\n")
-    (root / "golden").mkdir()
-    shutil.copy(HERE / "data" / "semantics_cases.py", root / "golden" / "sem.py")
-    run = subprocess.run(
-        [sys.executable, "-m", "gradgold", "generate", "--embedded", "-j", "2", "-q"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
+    run = embedded_suite(root, "sem", (HERE / "data" / "semantics_cases.py").read_text())
     return root, run.stdout
 
 
