@@ -359,7 +359,6 @@ def _build(
         params=params,
         shapes=shapes,
         points=normalized,
-        dtypes=tuple(dtypes or DEFAULT_DTYPES),
         precision=precision,
         min_digits=min_digits,
         rtol_ulps=dict(rtol_ulps),
