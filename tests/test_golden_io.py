@@ -89,3 +89,53 @@ def test_unknown_format_version_is_its_own_error(tmp_path: Path) -> None:
     np.savez(path, **arrays)
     with pytest.raises(GoldenFormatError, match="format version 99 is not the one this gradgold reads"):
         read_golden(path)
+
+
+def _with_magnitude(grad_mag: float, listed: list[str] | None = None) -> Golden:
+    g = _golden()
+    grid = g.grids["float64"]
+    data = GridData(grid.inputs, grid.numbers, grid.digits, grid.certified, {"grad/x": np.array([grad_mag])})
+    meta = dict(g.meta) | {"magnitudes": ["grad/x"] if listed is None else listed}
+    return Golden(meta=meta, grids={"float64": data})
+
+
+def test_magnitudes_of_terms_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "g.npz"
+    write_golden(path, _with_magnitude(6.0))
+    with np.load(path, allow_pickle=False) as data:
+        assert data["float64/magnitude/grad/x"].tolist() == [6.0]
+    back = read_golden(path).grids["float64"]
+    assert back.magnitudes["grad/x"].tolist() == [6.0] and "value" not in back.magnitudes
+    assert read_golden(_write(tmp_path / "plain.npz", _golden())).grids["float64"].magnitudes == {}
+
+
+def _write(path: Path, golden: Golden) -> Path:
+    write_golden(path, golden)
+    return path
+
+
+def test_a_magnitude_below_the_reference_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path / "g.npz", _with_magnitude(1.5))  # |grad| is 2.0
+    with pytest.raises(
+        GoldenFormatError,
+        match=r"entry float64/magnitude/grad/x holds 1.5 at index \(0,\), below the absolute value of the "
+        r"reference there \(2.0\): a magnitude of terms is never smaller; delete it and regenerate",
+    ):
+        read_golden(path)
+
+
+def test_magnitudes_must_name_the_goldens_quantities(tmp_path: Path) -> None:
+    path = _write(tmp_path / "g.npz", _with_magnitude(6.0, ["grad/y"]))
+    with pytest.raises(
+        GoldenFormatError, match=r"magnitudes=\['grad/y'\] must name each of the golden's quantities"
+    ):
+        read_golden(path)
+    g = _golden()
+    arrays = g.arrays() | {"metadata": np.array(json.dumps(dict(g.meta) | {"magnitudes": ["value"]}))}
+    np.savez(tmp_path / "m.npz", **arrays)
+    with pytest.raises(GoldenFormatError, match="missing entry float64/magnitude/value"):
+        read_golden(tmp_path / "m.npz")
+    arrays = _with_magnitude(6.0).arrays() | {"metadata": np.array(json.dumps(g.meta))}
+    np.savez(tmp_path / "u.npz", **arrays)
+    with pytest.raises(GoldenFormatError, match=r"unexpected entries \['float64/magnitude/grad/x'\]"):
+        read_golden(tmp_path / "u.npz")

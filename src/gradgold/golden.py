@@ -15,6 +15,17 @@ Layout (format version 1), every entry a plain ``.npy`` array so ``numpy.load(pa
     <grid>/proj/hess           float64 (points, k, *out_shape)    v_j' H v_j (order >= 2)
     <grid>/digits/<quantity>   unicode, same shape: the decimal digits the number came from
     <grid>/certified/<quantity> int16, same shape: decimal digits certified correct
+    <grid>/magnitude/<quantity> float64, same shape (optional): each element's magnitude of terms
+
+A *magnitude* is, per element, the size of the terms the exact result is a sum of: for a
+derivative, the same derivative with every sum replaced by the sum of absolute values, so
+``magnitude >= |value|``, with equality where nothing cancels. Floating-point rounding of a
+cancelling sum (a reduction, a matrix product, a softmax or layer_norm gradient) is of the order
+of ``eps * magnitude``, so the checker's absolute allowance of an element is a multiple of its own
+magnitude (:mod:`gradgold.compare`). The metadata's ``magnitudes`` lists the quantities that have
+one (every grid holds the same); it need only be an upper estimate (a few digits, rounded up),
+never below ``|value|`` (the loader refuses that). A forged *huge* magnitude would hide a wrong
+result: see SECURITY.md for what is verified.
 
 ``<grid>`` is ``float64`` for the points as written and e.g. ``float32`` for the same points
 rounded to float32, present only where that rounding moves some point.
@@ -40,7 +51,7 @@ import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -51,7 +62,7 @@ from .cases import FORMAT_VERSION
 from .errors import GoldenFormatError
 from .exact import GRID_NAMES
 
-__all__ = ["Golden", "GridData", "read_golden", "write_golden"]
+__all__ = ["Golden", "GridData", "magnitude_problem", "read_golden", "write_golden"]
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_ENTRY_BYTES = 1 << 30
@@ -59,12 +70,15 @@ _MAX_ENTRY_BYTES = 1 << 30
 
 @dataclass(frozen=True)
 class GridData:
-    """References at one float grid. Quantities are ``value`` and ``grad/<param>``."""
+    """References at one float grid. Quantities are ``value`` and ``grad/<param>``...; ``magnitudes``
+    holds the per-element magnitude of terms of the quantities that have one (see the module
+    docstring)."""
 
     inputs: Mapping[str, npt.NDArray[np.float64]]
     numbers: Mapping[str, npt.NDArray[np.float64]]
     digits: Mapping[str, npt.NDArray[np.str_]]
     certified: Mapping[str, npt.NDArray[np.int16]]
+    magnitudes: Mapping[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     @property
     def n_points(self) -> int:
@@ -94,6 +108,7 @@ class Golden:
                 ("input", data.inputs),
                 ("digits", data.digits),
                 ("certified", data.certified),
+                ("magnitude", data.magnitudes),
             ):
                 out.update({f"{grid}/{section}/{k}": v for k, v in items.items()})
             out.update({f"{grid}/{k}": v for k, v in data.numbers.items()})
@@ -509,7 +524,7 @@ def _metadata_problem(meta: Mapping[str, Any]) -> str:
         return f"order={meta.get('order')!r:.50} is not 1..4"
     if not _is_int(meta.get("projections", 0)) or not isinstance(meta.get("full_jacobian", True), bool):
         return "projections must be a count and full_jacobian a boolean"
-    return _complex_problem(meta)
+    return _complex_problem(meta) or _magnitudes_problem(meta)
 
 
 def _complex_problem(meta: Mapping[str, Any]) -> str:
@@ -524,6 +539,37 @@ def _complex_problem(meta: Mapping[str, Any]) -> str:
     out = meta.get("complex_output", False)
     if not isinstance(out, bool) or (out and meta["out_shape"][-1:] != [2]):
         return "complex_output must be a boolean, and a complex value's shape must end in 2"
+    return ""
+
+
+def _magnitudes_problem(meta: Mapping[str, Any]) -> str:
+    """``magnitudes`` (optional) lists quantities of the golden, each once."""
+    listed = meta.get("magnitudes", [])
+    if not isinstance(listed, list) or not all(isinstance(q, str) for q in listed):
+        return f"magnitudes={listed!r:.100} must be a list of quantity names"
+    known = quantity_shapes(meta)
+    unknown = [q for q in listed if q not in known]
+    if unknown or len(set(listed)) != len(listed):
+        return (
+            f"magnitudes={listed!r:.200} must name each of the golden's quantities {list(known)} at most once"
+        )
+    return ""
+
+
+def magnitude_problem(number: npt.NDArray[np.float64], magnitude: npt.NDArray[np.float64]) -> str:
+    """Why ``magnitude`` cannot be the magnitude of terms of ``number`` (same shape), or "": it must
+    be finite and at least ``|number|`` (up to a relative 2^-40, for a magnitude computed to a few
+    digits where nothing cancels). Checked on every load, so no check trusts an inconsistent one."""
+    if not np.all(np.isfinite(magnitude)):
+        return "holds NaN or infinity"
+    low = ~(magnitude >= np.abs(number) * (1.0 - 2.0**-40))
+    if np.any(low):
+        k = int(np.argmax(low))
+        idx = tuple(int(i) for i in np.unravel_index(k, number.shape))
+        return (
+            f"holds {float(magnitude.flat[k])!r} at index {idx}, below the absolute value of the "
+            f"reference there ({abs(float(number.flat[k]))!r}): a magnitude of terms is never smaller"
+        )
     return ""
 
 
@@ -549,11 +595,20 @@ def _grid(
             raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
 
+    numbers = {q: take(q, "f", s).astype(np.float64) for q, s in quantities.items()}
+    magnitudes = {}
+    for q in meta.get("magnitudes", []):
+        mag = take(f"magnitude/{q}", "f", quantities[q]).astype(np.float64)
+        problem = magnitude_problem(numbers[q], mag)
+        if problem:
+            raise GoldenFormatError(f"{path}: entry {grid}/magnitude/{q} {problem}; {_regen(path)}")
+        magnitudes[q] = mag
     return GridData(
         inputs={p: take(f"input/{p}", "f", s).astype(np.float64) for p, s in params.items()},
-        numbers={q: take(q, "f", s).astype(np.float64) for q, s in quantities.items()},
+        numbers=numbers,
         digits={q: take(f"digits/{q}", "U", s) for q, s in quantities.items()},
         certified={q: take(f"certified/{q}", "i", s).astype(np.int16) for q, s in quantities.items()},
+        magnitudes=magnitudes,
     )
 
 

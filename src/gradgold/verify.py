@@ -30,7 +30,15 @@ from .golden import Golden, GridData, quantities, read_golden
 from .suite import Project, golden_path
 from .wlprogram import DEFAULT_TIMEOUT, build_program
 
-__all__ = ["Agreement", "Finding", "agreements", "reverify", "verify_case", "verify_offline"]
+__all__ = [
+    "Agreement",
+    "Finding",
+    "agreements",
+    "magnitude_agreements",
+    "reverify",
+    "verify_case",
+    "verify_offline",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,14 @@ class Agreement:
         if self.error:
             return f"{self.case_id}: {self.error}"
         where = f"{self.case_id} [{self.grid}], {self.quantity}, index {self.index}"
+        if self.quantity.startswith("magnitude/"):
+            if self.passed:
+                return f"{where}: the magnitude of terms is consistent with its recomputation"
+            return (
+                f"{where}: the committed magnitude of terms is more than {MAGNITUDE_SLACK:g} times the "
+                "recomputed one: an inflated magnitude widens the checker's allowance and hides wrong "
+                f"results; regenerate with `gradgold generate --force {self.case_id}` and review the diff"
+            )
         if self.passed:
             return f"{where}: {self.digits} digits agree"
         return (
@@ -320,6 +336,36 @@ def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
             worst, index = min(scores, key=lambda s: s[0])
             at = tuple(int(i) for i in index)
             out.append(Agreement(case.id, grid, q, worst, case.min_digits, at))
+    return out + magnitude_agreements(case, committed, fresh)
+
+
+#: A recomputed magnitude of terms may differ from the committed one by this factor (both are
+#: estimates to a few digits; what matters is that a committed one is not inflated).
+MAGNITUDE_SLACK = 2.0
+
+
+def magnitude_agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
+    """A committed magnitude of terms (:mod:`gradgold.golden`) must be at most
+    :data:`MAGNITUDE_SLACK` times the recomputed one: an inflated magnitude widens the checker's
+    allowance and would hide a wrong result. One that the engine does not recompute is an error:
+    it cannot be verified."""
+    out = []
+    for grid, data in committed.grids.items():
+        for q, ours in data.magnitudes.items():
+            theirs = fresh.grids[grid].magnitudes.get(q) if grid in fresh.grids else None
+            name = f"magnitude/{q}"
+            if theirs is None:
+                why = (
+                    f"grid {grid}: the golden holds a magnitude of terms for {q!r}, which this engine "
+                    "does not compute, so it cannot be re-verified; verify with an engine that computes "
+                    f"magnitudes, or regenerate with `gradgold generate --force {case.id}`"
+                )
+                out.append(Agreement(case.id, grid, name, 0, case.min_digits, error=why))
+                continue
+            inflated = ~(ours <= MAGNITUDE_SLACK * theirs + np.abs(data.numbers[q]))
+            index = tuple(int(i) for i in np.argwhere(inflated)[0]) if np.any(inflated) else ()
+            digits = 0 if index else case.min_digits
+            out.append(Agreement(case.id, grid, name, digits, case.min_digits, index))
     return out
 
 
