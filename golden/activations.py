@@ -6,15 +6,12 @@ Hard points: saturation (large |x|, where 1 - sigmoid and 1 - tanh cancel), deep
 results underflow (gelu at -10), huge offsets for softmax and log_softmax.
 """
 
-from collections.abc import Callable, Sequence
+import functools
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import gradgold as gg
-
-Fn = Callable[[torch.Tensor], torch.Tensor]
 
 SQ2PI = "Sqrt[2/Pi]"
 #: torch's SELU constants (as written in ATen; the double rounding is far below the tolerance).
@@ -22,46 +19,8 @@ SELU_ALPHA = "16732632423543772848170429916717/10^31"
 SELU_SCALE = "10507009873554804934193349852946/10^31"
 
 
-def f32(*xs: float) -> list[float]:
-    return [float(np.float32(x)) for x in xs]
-
-
-def unary(name: str, wl: str, fn: Fn, points: Sequence[float], precision: int = 50, **kw: object) -> None:
-    """One scalar case at ``points`` (float32-exact, so both dtypes share the reference)."""
-    xf = {k: v for k, v in kw.items() if k != "second"}
-    gg.case(wolfram=wl, points=[{"x": v} for v in f32(*points)], name=name, precision=precision, **xf)(
-        lambda x: fn(x)
-    )
-    second(name, wl, fn, points, precision, kw)
-
-
-def second(
-    name: str, wl: str, fn: Fn, points: Sequence[float], precision: int, kw: dict[str, object]
-) -> None:
-    """The second derivative (order 2: value, gradient, Hessian) as its own case ``<name>-d2``, so a
-    second-order discrepancy never hides the first-order result. Cases recording a first-order
-    failure, or with ``second=False``, have none; ``second`` may also be a reason (an xfail)."""
-    flag = kw.get("second", True)
-    if flag is False or kw.get("xfail") or "-" in name:
-        return
-    extra = {"xfail": flag} if isinstance(flag, (str, dict)) else {}
-    extra |= {k: kw[k] for k in ("rtol_ulps", "dtypes") if k in kw}
-    gg.case(
-        wolfram=wl,
-        points=[{"x": v} for v in f32(*points[:3])],  # the ordinary points: hard ones leave float32's range
-        name=f"{name}-d2",
-        precision=precision,
-        order=2,
-        **extra,
-    )(lambda x: fn(x))
-
-
-def vec(
-    name: str, wl: str, fn: Fn, points: Sequence[Sequence[float]], precision: int = 50, **kw: object
-) -> None:
-    """One case over a vector ``x`` (the Jacobian is checked in full)."""
-    pts = [{"x": f32(*p)} for p in points]
-    gg.case(wolfram=wl, points=pts, name=name, precision=precision, **kw)(lambda x: fn(x))
+unary = functools.partial(gg.unary, precision=50, second=True)
+vec = functools.partial(gg.unary, precision=50)
 
 
 # --- sigmoid family ---------------------------------------------------------------------------
@@ -207,8 +166,8 @@ vec(
 gg.case(
     wolfram="x . y/Sqrt[(x . x) (y . y)]",
     points=[
-        {"x": f32(0.5, -1.25, 2.0), "y": f32(1.0, 0.25, -0.75)},
-        {"x": f32(1.0, 2.0, 3.0), "y": f32(2.0, 4.0, 6.5)},
+        {"x": gg.f32(0.5, -1.25, 2.0), "y": gg.f32(1.0, 0.25, -0.75)},
+        {"x": gg.f32(1.0, 2.0, 3.0), "y": gg.f32(2.0, 4.0, 6.5)},
         # (Nearly parallel vectors are left out: the gradient, orthogonal to x, has relative condition
         # number ~ 1/angle, 1e7 at y = 2x + 5e-7, and torch's 3.6e-9 float64 error is within it.)
     ],
@@ -217,8 +176,8 @@ gg.case(
 gg.case(
     wolfram="Sqrt[Total[(x - y + 1/10^6)^2]]",  # torch adds eps = 1e-6 to the difference
     points=[
-        {"x": f32(0.5, -1.25, 2.0), "y": f32(1.0, 0.25, -0.75)},
-        {"x": f32(1.0, 2.0, 3.0), "y": f32(1.5, 2.5, 2.5)},
+        {"x": gg.f32(0.5, -1.25, 2.0), "y": gg.f32(1.0, 0.25, -0.75)},
+        {"x": gg.f32(1.0, 2.0, 3.0), "y": gg.f32(1.5, 2.5, 2.5)},
     ],
     name="pairwise_distance",
 )(lambda x, y: F.pairwise_distance(x, y))

@@ -11,13 +11,11 @@ Points avoid branch cuts (the negative real axis for Log, Sqrt, and the powers) 
 on the float32 grid, so one reference serves both dtypes.
 """
 
-from collections.abc import Callable
+import functools
 
 import torch
 
 import gradgold as gg
-
-Fn = Callable[..., torch.Tensor]
 
 #: Ordinary points in the unit square, and a few of larger modulus where exp and the hyperbolic
 #: functions grow, all off the negative real axis.
@@ -27,31 +25,31 @@ Z = [
     {"z": -2.5 + 1.75j},
     {"z": 3.0 - 0.5j},
 ]
+ZS = [p["z"] for p in Z]
 W = gg.uniform(-1, 1, shapes={"z": (3,)}, n=2, seed=12, complex=True)
 
 
-def holomorphic(name: str, wl: str, fn: Fn, points: list[dict[str, object]] = Z, **kw: object) -> None:
-    """A complex-valued function of one complex scalar."""
-    gg.case(wolfram=wl, points=points, name=name, **kw)(lambda z: fn(z))  # type: ignore[arg-type]
+#: A complex-valued function of one complex scalar z.
+holomorphic = functools.partial(gg.unary, param="z")
 
 
-holomorphic("exp", "Exp[z]", torch.exp)
-holomorphic("log", "Log[z]", torch.log)
-holomorphic("sqrt", "Sqrt[z]", torch.sqrt)
-holomorphic("sin", "Sin[z]", torch.sin)
-holomorphic("cos", "Cos[z]", torch.cos)
-holomorphic("tan", "Tan[z]", torch.tan, points=Z[:4])
-holomorphic("sinh", "Sinh[z]", torch.sinh)
-holomorphic("tanh", "Tanh[z]", torch.tanh, points=Z[:4])
-holomorphic("reciprocal", "1/z", torch.reciprocal)
-holomorphic("square", "z^2", torch.square)
-holomorphic("pow-2.5", "z^(5/2)", lambda z: torch.pow(z, 2.5))
-holomorphic("sigmoid", "1/(1 + Exp[-z])", torch.sigmoid, points=Z[:4])
-holomorphic("log1p", "Log[1 + z]", torch.log1p, points=Z[:4])
-holomorphic("expm1", "Exp[z] - 1", torch.expm1)
-holomorphic("asin", "ArcSin[z]", torch.asin, points=Z[:4])
-holomorphic("atan", "ArcTan[z]", torch.atan, points=Z[:4])
-holomorphic("exp-sin-order2", "Exp[z] Sin[z]", lambda z: torch.exp(z) * torch.sin(z), points=Z[:4], order=2)
+holomorphic("exp", "Exp[z]", torch.exp, ZS)
+holomorphic("log", "Log[z]", torch.log, ZS)
+holomorphic("sqrt", "Sqrt[z]", torch.sqrt, ZS)
+holomorphic("sin", "Sin[z]", torch.sin, ZS)
+holomorphic("cos", "Cos[z]", torch.cos, ZS)
+holomorphic("tan", "Tan[z]", torch.tan, ZS[:4])
+holomorphic("sinh", "Sinh[z]", torch.sinh, ZS)
+holomorphic("tanh", "Tanh[z]", torch.tanh, ZS[:4])
+holomorphic("reciprocal", "1/z", torch.reciprocal, ZS)
+holomorphic("square", "z^2", torch.square, ZS)
+holomorphic("pow-2.5", "z^(5/2)", lambda z: torch.pow(z, 2.5), ZS)
+holomorphic("sigmoid", "1/(1 + Exp[-z])", torch.sigmoid, ZS[:4])
+holomorphic("log1p", "Log[1 + z]", torch.log1p, ZS[:4])
+holomorphic("expm1", "Exp[z] - 1", torch.expm1, ZS)
+holomorphic("asin", "ArcSin[z]", torch.asin, ZS[:4])
+holomorphic("atan", "ArcTan[z]", torch.atan, ZS[:4])
+holomorphic("exp-sin-order2", "Exp[z] Sin[z]", lambda z: torch.exp(z) * torch.sin(z), ZS[:4], order=2)
 
 
 @gg.case("Conjugate[z] Exp[z]", points=Z)

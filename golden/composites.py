@@ -7,33 +7,23 @@ so the symbolic derivatives stay cheap. Hard points: nearly uniform attention, s
 attention, nearly constant inputs to normalisation, particles close together.
 """
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 import gradgold as gg
 
-
-def f32(*xs: float) -> list[float]:
-    return [float(np.float32(x)) for x in xs]
-
-
-def m32(*rows: list[float]) -> list[list[float]]:
-    return [f32(*r) for r in rows]
-
-
 SOFTMAX_ROWS = "(Exp[#]/Total[Exp[#]] & /@ (Q . Transpose[Km]/Sqrt[2]))"
 # (Nearly uniform attention, Q ~ 1e-3, was refused by the generator: no digits certified in 300 s.)
 ATTN_PTS = [
     {
-        "Q": m32([0.5, -1.25], [2.0, 0.25]),
-        "Km": m32([1.0, 0.5], [-0.75, 1.5]),
-        "V": m32([0.25, -1.0], [3.0, 0.5]),
+        "Q": gg.f32([0.5, -1.25], [2.0, 0.25]),
+        "Km": gg.f32([1.0, 0.5], [-0.75, 1.5]),
+        "V": gg.f32([0.25, -1.0], [3.0, 0.5]),
     },
     {
-        "Q": m32([20.0, -20.0], [15.0, 5.0]),
-        "Km": m32([1.0, 0.5], [-0.75, 1.5]),
-        "V": m32([0.25, -1.0], [3.0, 0.5]),
+        "Q": gg.f32([20.0, -20.0], [15.0, 5.0]),
+        "Km": gg.f32([1.0, 0.5], [-0.75, 1.5]),
+        "V": gg.f32([0.25, -1.0], [3.0, 0.5]),
     },
 ]
 
@@ -77,7 +67,7 @@ VAR_B = f"(Total[(x - {MEAN})^2]/4)"
 
 @gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",
-    points=[{"x": f32(0.5, -1.25, 2.0, 3.0)}, {"x": f32(-3.0, 1e-3, 2.5, 0.25)}],
+    points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0)}, {"x": gg.f32(-3.0, 1e-3, 2.5, 0.25)}],
     name="layer_norm",
 )
 def layer_norm(x):
@@ -89,7 +79,7 @@ def layer_norm(x):
 # (float32) ULPs are within ~2x of it: the tolerance is 2^14 ULPs for both dtypes.
 @gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",
-    points=[{"x": f32(1e3, 1e3 + 0.5, 1e3 - 0.25, 1e3)}],
+    points=[{"x": gg.f32(1e3, 1e3 + 0.5, 1e3 - 0.25, 1e3)}],
     name="layer_norm-offset",
     rtol_ulps={"float64": 2.0**14, "float32": 2.0**14},
 )
@@ -101,7 +91,7 @@ def layer_norm_offset(x):
 # refuses with "precision DirectedInfinity[1]"; see the report.)
 @gg.case(
     wolfram=f"w (x - {MEAN})/Sqrt[{VAR_B} + 1/10^5] + {{1/8, 0, -1/4, 1}}",
-    points=[{"x": f32(0.5, -1.25, 2.0, 3.0), "w": f32(1.5, -0.5, 1.0, 2.0)}],
+    points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0), "w": gg.f32(1.5, -0.5, 1.0, 2.0)}],
     name="layer_norm-affine",
 )
 def layer_norm_affine(x, w):
@@ -110,7 +100,7 @@ def layer_norm_affine(x, w):
 
 @gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",  # training mode: batch statistics over 4 samples
-    points=[{"x": f32(0.5, -1.25, 2.0, 3.0)}, {"x": f32(1.0, 1.0 + 2**-10, 1.0 - 2**-10, 1.0)}],
+    points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0)}, {"x": gg.f32(1.0, 1.0 + 2**-10, 1.0 - 2**-10, 1.0)}],
     name="batch_norm_train",
 )
 def batch_norm_train(x):
@@ -118,12 +108,12 @@ def batch_norm_train(x):
 
 
 MLP = "w2 . Tanh[W1 . x + b1]"
-W1_PT = m32([1.0, 0.5], [-0.75, 1.5])
+W1_PT = gg.f32([1.0, 0.5], [-0.75, 1.5])
 
 
 @gg.case(
     wolfram=MLP,
-    points=[{"x": f32(0.5, -1.25), "W1": W1_PT, "b1": f32(0.1, -0.2), "w2": f32(1.5, -2.0)}],
+    points=[{"x": gg.f32(0.5, -1.25), "W1": W1_PT, "b1": gg.f32(0.1, -0.2), "w2": gg.f32(1.5, -2.0)}],
     name="mlp_tanh",
 )
 def mlp_tanh(x, W1, b1, w2):
@@ -133,7 +123,7 @@ def mlp_tanh(x, W1, b1, w2):
 # One hidden unit saturated (pre-activation 5): tanh's backward 1 - y^2 loses 1696 ULPs (float64).
 @gg.case(
     wolfram=MLP,
-    points=[{"x": f32(3.0, 4.0), "W1": W1_PT, "b1": f32(0.0, 0.0), "w2": f32(1.0, 1.0)}],
+    points=[{"x": gg.f32(3.0, 4.0), "W1": W1_PT, "b1": gg.f32(0.0, 0.0), "w2": gg.f32(1.0, 1.0)}],
     name="mlp_tanh-saturated",
     xfail="tanh backward 1 - tanh(x)^2 cancels near saturation (pytorch/pytorch#195685)",
 )
@@ -143,7 +133,7 @@ def mlp_tanh_saturated(x, W1, b1, w2):
 
 @gg.case(
     wolfram="Total[Log[1 + Exp[-{1, -1, 1} (W . x)]]]/3",  # logistic regression on 3 samples
-    points=[{"W": m32([1.0, 0.5], [-0.75, 1.5], [2.0, -1.0]), "x": f32(0.5, -1.25)}],
+    points=[{"W": gg.f32([1.0, 0.5], [-0.75, 1.5], [2.0, -1.0]), "x": gg.f32(0.5, -1.25)}],
     name="logistic_regression",
     precision=50,
 )
@@ -153,7 +143,7 @@ def logistic_regression(W, x):
 
 @gg.case(
     wolfram="Table[Sum[x[[i + k - 1]] w[[k]], {k, 3}], {i, 3}]",
-    points=[{"x": f32(0.5, -1.25, 2.0, 3.0, -0.5), "w": f32(1.0, -2.0, 0.25)}],
+    points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0, -0.5), "w": gg.f32(1.0, -2.0, 0.25)}],
     name="conv1d",
 )
 def conv1d(x, w):
@@ -170,9 +160,9 @@ LJ = " + ".join(f"4 (1/{_r2(i, j)}^6 - 1/{_r2(i, j)}^3)" for i, j in [(1, 2), (1
 @gg.case(
     wolfram=LJ,
     points=[
-        {"P": m32([0.0, 0.0], [1.1, 0.1], [0.3, 1.2])},
-        {"P": m32([0.0, 0.0], [0.85, 0.0], [0.0, 3.0])},  # a close pair: steep repulsion
-        {"P": m32([0.0, 0.0], [5.0, 0.0], [0.0, 7.0])},  # far apart: tiny forces
+        {"P": gg.f32([0.0, 0.0], [1.1, 0.1], [0.3, 1.2])},
+        {"P": gg.f32([0.0, 0.0], [0.85, 0.0], [0.0, 3.0])},  # a close pair: steep repulsion
+        {"P": gg.f32([0.0, 0.0], [5.0, 0.0], [0.0, 7.0])},  # far apart: tiny forces
     ],
     name="lennard_jones",
     precision=50,
@@ -188,7 +178,7 @@ def lennard_jones(P):
 # --- second derivatives --------------------------------------------------------------------------
 gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",
-    points=[{"x": f32(0.5, -1.25, 2.0, 3.0)}],
+    points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0)}],
     name="layer_norm-d2",
     order=2,
     # nested forward mode gets the Hessian wrong (relative error 15); the other modes are right
@@ -199,10 +189,10 @@ gg.case(
 )(layer_norm.fn)
 gg.case(
     wolfram=MLP,
-    points=[{"x": f32(0.5, -1.25), "W1": W1_PT, "b1": f32(0.1, -0.2), "w2": f32(1.5, -2.0)}],
+    points=[{"x": gg.f32(0.5, -1.25), "W1": W1_PT, "b1": gg.f32(0.1, -0.2), "w2": gg.f32(1.5, -2.0)}],
     name="mlp_tanh-d2",
     order=2,
 )(mlp_tanh.fn)
 gg.case(
-    wolfram=LJ, points=[{"P": m32([0.0, 0.0], [1.1, 0.1], [0.3, 1.2])}], name="lennard_jones-d2", order=2
+    wolfram=LJ, points=[{"P": gg.f32([0.0, 0.0], [1.1, 0.1], [0.3, 1.2])}], name="lennard_jones-d2", order=2
 )(lennard_jones.fn)

@@ -13,69 +13,13 @@ WL references are closed forms Mathics3 evaluates and differentiates (see shared
 two-argument ``ArcTan`` Mathics cannot differentiate, and the active branch for piecewise functions.
 """
 
-from collections.abc import Callable, Sequence
+import functools
 
-import numpy as np
 import torch
 
 import gradgold as gg
 
-Fn = Callable[[torch.Tensor], torch.Tensor]
-
-
-def f32(*xs: float) -> list[float]:
-    """The float32 numbers nearest ``xs`` (exact in both dtypes: one reference serves both)."""
-    return [float(np.float32(x)) for x in xs]
-
-
-def unary(
-    name: str,
-    wl: str,
-    fn: Fn,
-    points: Sequence[float],
-    extreme: Sequence[float] = (),
-    precision: int = 50,
-    **kw: object,
-) -> None:
-    """One case ``name`` over ``points`` (rounded to float32, both dtypes) and, if ``extreme`` is
-    given, a float64-only case ``<name>_extreme`` at arguments float32 cannot represent or whose
-    results leave float32's range."""
-    xf = {k: v for k, v in kw.items() if k not in ("xfail64", "second")}
-    gg.case(wolfram=wl, points=[{"x": v} for v in f32(*points)], name=name, precision=precision, **xf)(
-        lambda x: fn(x)
-    )
-    second(name, wl, fn, points, precision, kw)
-    if extreme:
-        extra = {"xfail": kw["xfail64"]} if "xfail64" in kw else {}
-        gg.case(
-            wolfram=wl,
-            points=[{"x": float(v)} for v in extreme],
-            name=f"{name}-extreme",
-            dtypes=("float64",),
-            precision=precision,
-            **extra,
-        )(lambda x: fn(x))
-
-
-def second(
-    name: str, wl: str, fn: Fn, points: Sequence[float], precision: int, kw: dict[str, object]
-) -> None:
-    """The second derivative (order 2: value, gradient, Hessian) as its own case ``<name>-d2``, so a
-    second-order discrepancy never hides the first-order result. Cases recording a first-order
-    failure, or with ``second=False``, have none; ``second`` may also be a reason (an xfail)."""
-    flag = kw.get("second", True)
-    if flag is False or kw.get("xfail") or "-" in name:
-        return
-    extra = {"xfail": flag} if isinstance(flag, (str, dict)) else {}
-    extra |= {k: kw[k] for k in ("rtol_ulps", "dtypes") if k in kw}
-    gg.case(
-        wolfram=wl,
-        points=[{"x": v} for v in f32(*points[:3])],  # the ordinary points: hard ones leave float32's range
-        name=f"{name}-d2",
-        precision=precision,
-        order=2,
-        **extra,
-    )(lambda x: fn(x))
+unary = functools.partial(gg.unary, precision=50, second=True)
 
 
 def const(x: torch.Tensor, value: float) -> torch.Tensor:
@@ -106,7 +50,7 @@ unary(
     extreme=[-60.0],
     precision=80,
     xfail=EXPM1_BUG,
-    xfail64=EXPM1_BUG,
+    extreme_xfail=EXPM1_BUG,
 )
 unary("log", "-Log[1/x]", torch.log, [0.25, 1.5, 40.0, 1e-30, 1 + 2**-20, 1e30], extreme=[1e-300, 1e300])
 unary(
@@ -138,7 +82,9 @@ gg.case(
 )(lambda x, y: torch.pow(x, y))
 
 
-@gg.case(wolfram="0 y", points=[{"y": v} for v in f32(0.5, 2.0, 3.0)], name="pow-zero_base_tensor_exponent")
+@gg.case(
+    wolfram="0 y", points=[{"y": v} for v in gg.f32(0.5, 2.0, 3.0)], name="pow-zero_base_tensor_exponent"
+)
 def pow_zero_base(y):  # 0^y for y > 0 is identically 0, so d/dy = 0 (torch masks log(0) there)
     return torch.pow(torch.zeros_like(y), y)
 
@@ -190,7 +136,7 @@ unary(
     [5.0, 9.0, -15.0],
     extreme=[20.0, -40.0],
     xfail=TANH_BUG,
-    xfail64=TANH_BUG,
+    extreme_xfail=TANH_BUG,
 )
 unary("asinh", "ArcSinh[x]", torch.asinh, [-1.25, 0.5, 3.0, 1e-20, 2e-4, -1e10, 1e15])
 unary("acosh", "ArcCosh[x]", torch.acosh, [1.25, 3.0, 1 + 2**-20, 1 + 2**-23, 1e15], extreme=[1 + 2**-50])
@@ -204,7 +150,7 @@ unary(
     [1e30, -3e20],
     extreme=[-1e300],
     xfail={"float32": OVERFLOW},
-    xfail64=OVERFLOW,
+    extreme_xfail=OVERFLOW,
 )
 unary(
     "acosh-large",
@@ -213,7 +159,7 @@ unary(
     [1e30, 3e20],
     extreme=[1e300],
     xfail={"float32": OVERFLOW},
-    xfail64=OVERFLOW,
+    extreme_xfail=OVERFLOW,
 )
 unary(
     "atanh",
@@ -292,7 +238,7 @@ unary(
 )
 unary("abs", "Abs[x]", torch.abs, [-1.25, 0.5, 3.0, -1e-30])
 unary("neg", "-x", torch.neg, [-1.25, 0.5, 3.0])
-unary("frac", "x - 1", torch.frac, f32(1.25, 1.5, 1.9999999))  # active branch: points in (1, 2)
+unary("frac", "x - 1", torch.frac, [1.25, 1.5, 1.9999999])  # active branch: points in (1, 2)
 unary("fmod", "x - 2", lambda x: torch.fmod(x, 2.0), [2.25, 3.5, 3.9999998])  # points in (2, 4)
 unary("remainder", "x + 2", lambda x: torch.remainder(x, 2.0), [-1.75, -0.5, -1e-7])  # points in (-2, 0)
 

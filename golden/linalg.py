@@ -13,34 +13,24 @@ singular values Sqrt[(t -+ Sqrt[t^2 - 4 det^2])/2] with t = Tr[A^T A]; Cholesky 
 with m = Tr[A]/2 and q^2 = ((a - d)/2)^2 + b c > 0.
 """
 
-import numpy as np
+import functools
+
 import torch
 import torch.linalg as LA
 
 import gradgold as gg
 
-
-def f32(*xs: float) -> list[float]:
-    return [float(np.float32(x)) for x in xs]
-
-
-def m32(*rows: list[float]) -> list[list[float]]:
-    return [f32(*r) for r in rows]
-
-
-A2 = [m32([1.0, 0.5], [0.25, -0.75]), m32([2.0, -1.25], [1.5, 0.5])]
-A2_NEAR_SINGULAR = m32([1.0, 2.0], [0.5, 1.0000001])
+A2 = [gg.f32([1.0, 0.5], [0.25, -0.75]), gg.f32([2.0, -1.25], [1.5, 0.5])]
+A2_NEAR_SINGULAR = gg.f32([1.0, 2.0], [0.5, 1.0000001])
 A3 = [
-    m32([1.0, 0.5, -0.25], [0.25, -0.75, 1.0], [2.0, 0.125, 0.5]),
-    m32([2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]),
+    gg.f32([1.0, 0.5, -0.25], [0.25, -0.75, 1.0], [2.0, 0.125, 0.5]),
+    gg.f32([2.0, 1.0, 0.0], [1.0, 2.0, 1.0], [0.0, 1.0, 2.0]),
 ]
-A3_NEAR_SINGULAR = m32([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0000005])
-A3_SINGULAR = m32([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0])  # rank 2
+A3_NEAR_SINGULAR = gg.f32([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0000005])
+A3_SINGULAR = gg.f32([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0])  # rank 2
 
-
-def one(name: str, wl: str, fn: object, points: list[list[list[float]]], **kw: object) -> None:
-    """A case over one matrix parameter ``A``."""
-    gg.case(wolfram=wl, points=[{"A": p} for p in points], name=name, **kw)(lambda A: fn(A))  # type: ignore[operator]
+#: A case over one matrix parameter ``A``.
+one = functools.partial(gg.unary, param="A")
 
 
 def sym(X: torch.Tensor) -> torch.Tensor:
@@ -58,7 +48,10 @@ SV2 = f"{{Sqrt[({TT} + Sqrt[{TT}^2 - 4 {DET}^2])/2], Sqrt[({TT} - Sqrt[{TT}^2 - 
 gg.case(
     wolfram="A . B",
     points=[
-        {"A": m32([1.0, 0.5, -0.25], [0.25, -0.75, 1.0]), "B": m32([2.0, 1.0], [0.5, -1.5], [1e-3, 3.0])}
+        {
+            "A": gg.f32([1.0, 0.5, -0.25], [0.25, -0.75, 1.0]),
+            "B": gg.f32([2.0, 1.0], [0.5, -1.5], [1e-3, 3.0]),
+        }
     ],
     name="matmul",
 )(lambda A, B: A @ B)
@@ -73,17 +66,19 @@ gg.case(
         torch.tensor([[1.0, -1.0], [0.5, 0.25]], dtype=A.dtype), A, B, beta=0.5, alpha=3.0
     )
 )
-gg.case(wolfram="A . v", points=[{"A": A3[0], "v": f32(0.5, -1.0, 2.0)}], name="mv")(
+gg.case(wolfram="A . v", points=[{"A": A3[0], "v": gg.f32(0.5, -1.0, 2.0)}], name="mv")(
     lambda A, v: torch.mv(A, v)
 )
-gg.case(wolfram="x . y", points=[{"x": f32(0.5, -1.0, 2.0), "y": f32(1.5, 0.25, -3.0)}], name="dot")(
+gg.case(wolfram="x . y", points=[{"x": gg.f32(0.5, -1.0, 2.0), "y": gg.f32(1.5, 0.25, -3.0)}], name="dot")(
     lambda x, y: torch.dot(x, y)
 )
-gg.case(wolfram="x . y", points=[{"x": f32(0.5, -1.0, 2.0), "y": f32(1.5, 0.25, -3.0)}], name="vecdot")(
+gg.case(wolfram="x . y", points=[{"x": gg.f32(0.5, -1.0, 2.0), "y": gg.f32(1.5, 0.25, -3.0)}], name="vecdot")(
     lambda x, y: LA.vecdot(x, y)
 )
 gg.case(
-    wolfram="Outer[Times, x, y]", points=[{"x": f32(0.5, -1.0), "y": f32(1.5, 0.25, -3.0)}], name="outer"
+    wolfram="Outer[Times, x, y]",
+    points=[{"x": gg.f32(0.5, -1.0), "y": gg.f32(1.5, 0.25, -3.0)}],
+    name="outer",
 )(lambda x, y: torch.outer(x, y))
 gg.case(
     wolfram="Table[A[[Ceiling[i/2], Ceiling[j/2]]] B[[Mod[i - 1, 2] + 1, Mod[j - 1, 2] + 1]], "
@@ -96,7 +91,7 @@ gg.case(wolfram="Total[Flatten[A B]]", points=[{"A": A2[0], "B": A2[1]}], name="
 )
 gg.case(
     wolfram="x . A . y",
-    points=[{"x": f32(0.5, -1.0, 2.0), "A": A3[0], "y": f32(1.5, 0.25, -3.0)}],
+    points=[{"x": gg.f32(0.5, -1.0, 2.0), "A": A3[0], "y": gg.f32(1.5, 0.25, -3.0)}],
     name="einsum_bilinear",
 )(lambda x, A, y: torch.einsum("i,ij,j->", x, A, y))
 gg.case(wolfram="A . B . A", points=[{"A": A2[0], "B": A2[1]}], name="multi_dot")(
@@ -105,8 +100,8 @@ gg.case(wolfram="A . B . A", points=[{"A": A2[0], "B": A2[1]}], name="multi_dot"
 gg.case(
     wolfram="Cross[x, y]",
     points=[
-        {"x": f32(0.5, -1.0, 2.0), "y": f32(1.5, 0.25, -3.0)},
-        {"x": f32(1, 2, 3), "y": f32(2, 4, 6.0000005)},
+        {"x": gg.f32(0.5, -1.0, 2.0), "y": gg.f32(1.5, 0.25, -3.0)},
+        {"x": gg.f32(1, 2, 3), "y": gg.f32(2, 4, 6.0000005)},
     ],
     name="cross",
 )(lambda x, y: LA.cross(x, y))
@@ -134,36 +129,44 @@ one(
 # relative), and eigenvalue / singular value gaps of 1e-7 to 2e-3 for the eigenvector- and singular-vector
 # based functions (gradient condition 1/gap: 6e4 ULPs in float64, everything in float32).
 one("slogdet", "Log[Abs[Det[A]]]", lambda A: LA.slogdet(A).logabsdet, A3)
-one("logdet", "Log[Det[A]]", torch.logdet, [A3[1], m32([2.0, 0.5, 0.0], [0.25, 1.0, 0.0], [0.0, 0.0, 1e-3])])
+one(
+    "logdet",
+    "Log[Det[A]]",
+    torch.logdet,
+    [A3[1], gg.f32([2.0, 0.5, 0.0], [0.25, 1.0, 0.0], [0.0, 0.0, 1e-3])],
+)
 one("inv-2x2", "Inverse[A]", LA.inv, [*A2, A2_NEAR_SINGULAR])
 one("inv-3x3", "Inverse[A]", LA.inv, A3)
 gg.case(
     wolfram="Inverse[A] . b",
-    points=[{"A": A3[0], "b": f32(0.5, -1.0, 2.0)}],
+    points=[{"A": A3[0], "b": gg.f32(0.5, -1.0, 2.0)}],
     name="solve",
 )(lambda A, b: LA.solve(A, b))
 # Nearly singular 2x2 (det = 2e-7). (The 3x3 A3_NEAR_SINGULAR is refused by the generator: its
 # derivatives certify no digits even at 120 working digits in Mathics3.)
 gg.case(
     wolfram="Inverse[A] . b",
-    points=[{"A": A2_NEAR_SINGULAR, "b": f32(1.0, -1.0)}],
+    points=[{"A": A2_NEAR_SINGULAR, "b": gg.f32(1.0, -1.0)}],
     name="solve-near_singular",
     precision=60,
 )(lambda A, b: LA.solve(A, b))
 gg.case(
     wolfram="Inverse[A] . b",
-    points=[{"A": A3[0], "b": f32(0.5, -1.0, 2.0)}],
+    points=[{"A": A3[0], "b": gg.f32(0.5, -1.0, 2.0)}],
     name="lu_solve",
 )(lambda A, b: LA.lu_solve(*LA.lu_factor(A), b.unsqueeze(-1)).squeeze(-1))
 gg.case(
     wolfram="Inverse[{{A[[1, 1]], A[[1, 2]]}, {0, A[[2, 2]]}}] . b",  # only the upper triangle is read
-    points=[{"A": A2[0], "b": f32(0.5, -1.0)}, {"A": m32([1e-3, 2.0], [5.0, 1.0]), "b": f32(1.0, 1.0)}],
+    points=[
+        {"A": A2[0], "b": gg.f32(0.5, -1.0)},
+        {"A": gg.f32([1e-3, 2.0], [5.0, 1.0]), "b": gg.f32(1.0, 1.0)},
+    ],
     name="solve_triangular",
 )(lambda A, b: LA.solve_triangular(A, b.unsqueeze(-1), upper=True).squeeze(-1))
-TALL = [m32([1.0, 0.5], [0.25, -0.75], [2.0, 0.125]), m32([1.0, 1.0], [1.0, 1.0001], [1.0, 0.9999])]
+TALL = [gg.f32([1.0, 0.5], [0.25, -0.75], [2.0, 0.125]), gg.f32([1.0, 1.0], [1.0, 1.0001], [1.0, 0.9999])]
 gg.case(
     wolfram="Inverse[Transpose[A] . A] . Transpose[A] . b",
-    points=[{"A": TALL[0], "b": f32(0.5, -1.0, 2.0)}],
+    points=[{"A": TALL[0], "b": gg.f32(0.5, -1.0, 2.0)}],
     name="lstsq",
 )(lambda A, b: LA.lstsq(A, b.unsqueeze(-1)).solution.squeeze(-1))
 # (lstsq at TALL[1], columns 1e-4 apart, is refused by the generator: no digits certify at 120.)
@@ -177,11 +180,11 @@ one(
     "cholesky",
     f"{{{{Sqrt[{PA}], 0}}, {{{PB}/Sqrt[{PA}], Sqrt[{PD} - {PB}^2/{PA}]}}}}",
     lambda A: LA.cholesky(A @ A.mT + torch.eye(2, dtype=A.dtype)),
-    [*A2, m32([3.0, 2.0], [2.9, 2.0])],
+    [*A2, gg.f32([3.0, 2.0], [2.9, 2.0])],
 )
 gg.case(
     wolfram=f"Inverse[{SPD}] . b",
-    points=[{"A": A2[0], "b": f32(0.5, -1.0)}],
+    points=[{"A": A2[0], "b": gg.f32(0.5, -1.0)}],
     name="cholesky_solve",
 )(
     lambda A, b: torch.cholesky_solve(
@@ -192,7 +195,7 @@ one(
     "cholesky_inverse",
     "Inverse[{{A[[1, 1]], 0}, {A[[2, 1]], A[[2, 2]]}} . {{A[[1, 1]], A[[2, 1]]}, {0, A[[2, 2]]}}]",
     lambda A: torch.cholesky_inverse(torch.tril(A)),
-    [m32([1.5, 0.0], [0.25, 0.75]), m32([2.0, 0.0], [-1.25, 0.5])],
+    [gg.f32([1.5, 0.0], [0.25, 0.75]), gg.f32([2.0, 0.0], [-1.25, 0.5])],
     # Forward mode multiplies the factors in the wrong order: d out[1,1]/d L[1,0] = 0.351 for 0 (a
     # finite difference agrees with the golden).
     xfail={
@@ -214,26 +217,26 @@ one(
     lambda A: (lambda q, r: q * torch.sign(torch.diagonal(r)))(*LA.qr(A)),
     A2,
 )
-one("eigvalsh", EIG2, lambda A: LA.eigvalsh(sym(A)), [*A2, m32([1.0, 1e-3], [1e-3, 1.0000001])])
+one("eigvalsh", EIG2, lambda A: LA.eigvalsh(sym(A)), [*A2, gg.f32([1.0, 1e-3], [1e-3, 1.0000001])])
 one(
     "eigh-eigenvalues",
     EIG2,
     lambda A: LA.eigh(sym(A)).eigenvalues,
-    [*A2, m32([1.0, 1e-3], [1e-3, 1.0000001])],
+    [*A2, gg.f32([1.0, 1e-3], [1e-3, 1.0000001])],
 )
 one(
     "eigh-matrix_function",  # V diag(L^2) V^T = S . S: differentiates through the eigenvectors
     f"{SYM} . {SYM}",
     lambda A: (lambda L, V: (V * L**2) @ V.mT)(*LA.eigh(sym(A))),
-    [*A2, m32([1.0, 0.25], [0.25, 1.125])],
+    [*A2, gg.f32([1.0, 0.25], [0.25, 1.125])],
 )
 one(
     "eigh-invariant_3x3",  # sum of cubes of the eigenvalues of a symmetric 3x3 matrix
     f"Tr[{SYM} . {SYM} . {SYM}]",
     lambda A: (LA.eigvalsh(sym(A)) ** 3).sum(),
-    [*A3, m32([1.0, 1e-4, 0.0], [1e-4, 1.0, 0.0], [0.0, 0.0, 2.0])],
+    [*A3, gg.f32([1.0, 1e-4, 0.0], [1e-4, 1.0, 0.0], [0.0, 0.0, 2.0])],
 )
-one("svdvals", SV2, LA.svdvals, [*A2, m32([1.0, 0.25], [-0.25, 1.125])])
+one("svdvals", SV2, LA.svdvals, [*A2, gg.f32([1.0, 0.25], [-0.25, 1.125])])
 one(
     "svd-reconstruct",  # U diag(s) V^T = A: the identity, through all three factors
     "A",
@@ -253,7 +256,11 @@ one(
     f"Exp[{MEXP_M}] (Cosh[{MEXP_Q}] IdentityMatrix[2] "
     f"+ Sinh[{MEXP_Q}]/{MEXP_Q} (A - {MEXP_M} IdentityMatrix[2]))",
     LA.matrix_exp,
-    [m32([1.0, 0.5], [0.25, -0.75]), m32([0.5, 2.0], [1.5, 0.25]), m32([1.0, 1e-3], [1e-3, 1.0000001])],
+    [
+        gg.f32([1.0, 0.5], [0.25, -0.75]),
+        gg.f32([0.5, 2.0], [1.5, 0.25]),
+        gg.f32([1.0, 1e-3], [1e-3, 1.0000001]),
+    ],
     precision=60,
 )
 
@@ -263,7 +270,7 @@ one("matrix_norm-nuc", f"Total[{SV2}]", lambda A: LA.matrix_norm(A, "nuc"), A2)
 one("matrix_norm-2", f"{SV2}[[1]]", lambda A: LA.matrix_norm(A, 2), A2)
 one("matrix_norm-neg2", f"{SV2}[[2]]", lambda A: LA.matrix_norm(A, -2), A2)
 # p = 1 (max column sum) and inf (max row sum): the winning column / row at both points is the first.
-ONE_PTS = [m32([2.0, 0.5], [-1.25, 0.75]), m32([-3.0, 1.0], [0.5, -0.25])]
+ONE_PTS = [gg.f32([2.0, 0.5], [-1.25, 0.75]), gg.f32([-3.0, 1.0], [0.5, -0.25])]
 one("matrix_norm-1", "Abs[A[[1, 1]]] + Abs[A[[2, 1]]]", lambda A: LA.matrix_norm(A, 1), ONE_PTS)
 one("matrix_norm-inf", "Abs[A[[1, 1]]] + Abs[A[[1, 2]]]", lambda A: LA.matrix_norm(A, float("inf")), ONE_PTS)
 
@@ -279,7 +286,11 @@ one("det-d2", "Det[A]", LA.det, A2, order=2, xfail=FWD2)
 one("slogdet-d2", "Log[Abs[Det[A]]]", lambda A: LA.slogdet(A).logabsdet, A2, order=2, xfail=FWD2)
 one("inv-d2", "Inverse[A]", LA.inv, A2[:1], order=2)
 gg.case(
-    wolfram="Inverse[A] . b", points=[{"A": A2[0], "b": f32(0.5, -1.0)}], name="solve-d2", order=2, xfail=FWD2
+    wolfram="Inverse[A] . b",
+    points=[{"A": A2[0], "b": gg.f32(0.5, -1.0)}],
+    name="solve-d2",
+    order=2,
+    xfail=FWD2,
 )(lambda A, b: LA.solve(A, b))
 one("eigvalsh-d2", EIG2, lambda A: LA.eigvalsh(sym(A)), A2[:1], order=2)
 one(

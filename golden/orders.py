@@ -14,7 +14,6 @@ above those cases.
 
 from collections.abc import Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -27,21 +26,9 @@ GELU = "x (1 + Erf[x/Sqrt[2]])/2"
 GELU_TANH = "x (1 + Tanh[Sqrt[2/Pi] (x + 44715/1000000 x^3)])/2"
 
 
-def f32(*xs: float) -> list[float]:
-    """The float32 numbers nearest ``xs`` (exact in float64 and float32: one reference serves both)."""
-    return [float(np.float32(x)) for x in xs]
-
-
 def high(name: str, wl: str, fn: Fn, points: Sequence[float], order: int = 4, **kw: object) -> None:
     """Derivatives up to ``order`` of a function of one scalar ``x``, as case ``<name>-d<order>``."""
-    gg.case(
-        wolfram=wl,
-        points=[{"x": v} for v in f32(*points)],
-        name=f"{name}-d{order}",
-        order=order,
-        precision=50,
-        **kw,
-    )(lambda x: fn(x))
+    gg.unary(f"{name}-d{order}", wl, fn, points, order=order, precision=50, **kw)
 
 
 # --- third and fourth derivatives of one scalar input ----------------------------------------------
@@ -165,15 +152,9 @@ HALF_PTS = [-1.25, 0.5, 2.0, 0.75]  # exact in float16 and bfloat16
 def half(
     name: str, wl: str, fn: Fn, points: Sequence[float] = HALF_PTS, order: int = 1, **kw: object
 ) -> None:
-    gg.case(
-        wolfram=wl,
-        points=[{"x": v} for v in f32(*points)],
-        name=f"{name}-half" + (f"-d{order}" if order > 1 else ""),
-        dtypes=ALL_DTYPES,
-        order=order,
-        precision=50,
-        **kw,
-    )(lambda x: fn(x))
+    """``<name>-half`` (``-d<order>`` above order 1): every dtype, float16 and bfloat16 included."""
+    suffix = f"-d{order}" if order > 1 else ""
+    gg.unary(f"{name}-half{suffix}", wl, fn, points, dtypes=ALL_DTYPES, order=order, precision=50, **kw)
 
 
 half("exp", "Exp[x]", torch.exp)
@@ -194,20 +175,20 @@ gg.case(
 HALF_VEC = [[0.5, -1.25, 2.0, 0.0, 1.5, -0.75]]
 gg.case(
     wolfram="Log[Total[Exp[x]]]",
-    points=[{"x": f32(*p)} for p in HALF_VEC],
+    points=[{"x": gg.f32(*p)} for p in HALF_VEC],
     name="logsumexp-half-d2",
     dtypes=ALL_DTYPES,
     order=2,
 )(lambda x: torch.logsumexp(x, 0))
 gg.case(
     wolfram="Exp[x]/Total[Exp[x]]",
-    points=[{"x": f32(*p)} for p in HALF_VEC],
+    points=[{"x": gg.f32(*p)} for p in HALF_VEC],
     name="softmax-half",
     dtypes=ALL_DTYPES,
 )(lambda x: F.softmax(x, dim=0))
 gg.case(
     wolfram="Sqrt[Total[x^2]]",
-    points=[{"x": f32(*p)} for p in HALF_VEC],
+    points=[{"x": gg.f32(*p)} for p in HALF_VEC],
     name="norm-half",
     dtypes=ALL_DTYPES,
 )(lambda x: torch.linalg.vector_norm(x))

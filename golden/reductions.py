@@ -7,22 +7,14 @@ Selections (amax, median, sort, norm p = inf) are written as the element selecte
 of the case, with no ties (ties have conventions, not derivatives).
 """
 
-import numpy as np
+import functools
+
 import torch
 import torch.linalg as LA
 
 import gradgold as gg
 
-
-def f32(*xs: float) -> list[float]:
-    return [float(np.float32(x)) for x in xs]
-
-
-def vec(name: str, wl: str, fn: object, points: list[list[float]], precision: int = 50, **kw: object) -> None:
-    """A case over one vector ``x`` given as float32-exact lists."""
-    gg.case(wolfram=wl, points=[{"x": f32(*p)} for p in points], name=name, precision=precision, **kw)(
-        lambda x: fn(x)  # type: ignore[operator]
-    )
+vec = functools.partial(gg.unary, precision=50)
 
 
 GENERIC = [[0.5, -1.25, 2.0, 3.0], [1.5, 0.25, -0.75, -2.0]]
@@ -128,8 +120,8 @@ vec("norm-fro", "Sqrt[Total[x^2]]", torch.norm, GENERIC)
 gg.case(
     wolfram="Sqrt[Total[(x - y)^2]]",
     points=[
-        {"x": f32(0.5, -1.25, 2.0), "y": f32(1.0, 0.25, -0.75)},
-        {"x": f32(1, 2, 3), "y": f32(1, 2, 3.0000002)},
+        {"x": gg.f32(0.5, -1.25, 2.0), "y": gg.f32(1.0, 0.25, -0.75)},
+        {"x": gg.f32(1, 2, 3), "y": gg.f32(1, 2, 3.0000002)},
     ],
     name="dist",
 )(lambda x, y: torch.dist(x, y))
@@ -154,19 +146,19 @@ vec("topk", "{x[[3]], x[[1]]}", lambda x: torch.topk(x, 2).values, [[0.5, -1.25,
 gg.case(
     wolfram="Log[Total[Exp[X]]]",  # over dim 0: one logsumexp per column
     points=[
-        {"X": [f32(0.5, -1.25, 2.0), f32(1.5, 0.25, -0.75)]},
-        {"X": [f32(100.0, -100.0, 0.0), f32(101.0, 0.0, 0.0)]},
+        {"X": [gg.f32(0.5, -1.25, 2.0), gg.f32(1.5, 0.25, -0.75)]},
+        {"X": [gg.f32(100.0, -100.0, 0.0), gg.f32(101.0, 0.0, 0.0)]},
     ],
     name="logsumexp-dim0",
     precision=90,
 )(lambda X: torch.logsumexp(X, dim=0))
 gg.case(
     wolfram="Total[Transpose[X]]/3",  # mean over dim 1
-    points=[{"X": [f32(0.5, -1.25, 2.0), f32(1.5, 0.25, -0.75)]}],
+    points=[{"X": [gg.f32(0.5, -1.25, 2.0), gg.f32(1.5, 0.25, -0.75)]}],
     name="mean-dim1",
 )(lambda X: torch.mean(X, dim=1))
 gg.case(
     wolfram="Sqrt[Total[Transpose[X]^2]]",  # vector_norm over dim 1
-    points=[{"X": [f32(0.5, -1.25, 2.0), f32(1.5, 0.25, -0.75)]}],
+    points=[{"X": [gg.f32(0.5, -1.25, 2.0), gg.f32(1.5, 0.25, -0.75)]}],
     name="vector_norm-dim1",
 )(lambda X: LA.vector_norm(X, dim=1))

@@ -12,14 +12,11 @@ Mathics3 gaps worked around here (shared/notes/engines.md):
 - ``LogGamma`` hangs at large integers and half-integers (exact Gamma): large points are not those.
 """
 
-from collections.abc import Callable, Sequence
+import functools
 
-import numpy as np
 import torch
 
 import gradgold as gg
-
-Fn = Callable[[torch.Tensor], torch.Tensor]
 
 #: Derivatives Mathics3 lacks, installed before the reference is evaluated (correct for real x).
 PG = "Unprotect[PolyGamma]; Derivative[0, 1][PolyGamma] = (PolyGamma[#1 + 1, #2] &); Protect[PolyGamma]; "
@@ -35,57 +32,7 @@ NO_GRAD = (
 )
 
 
-def f32(*xs: float) -> list[float]:
-    return [float(np.float32(x)) for x in xs]
-
-
-def unary(
-    name: str,
-    wl: str,
-    fn: Fn,
-    points: Sequence[float],
-    extreme: Sequence[float] = (),
-    precision: int = 50,
-    **kw: object,
-) -> None:
-    """A case at ``points`` (float32-exact, both dtypes) and a float64-only ``<name>_extreme`` case."""
-    xf = {k: v for k, v in kw.items() if k != "second"}
-    gg.case(wolfram=wl, points=[{"x": v} for v in f32(*points)], name=name, precision=precision, **xf)(
-        lambda x: fn(x)
-    )
-    second(name, wl, fn, points, precision, kw)
-    if extreme:
-        xf = kw.get("xfail")
-        extra = {"xfail": xf} if isinstance(xf, str) else {}
-        gg.case(
-            wolfram=wl,
-            points=[{"x": float(v)} for v in extreme],
-            name=f"{name}-extreme",
-            dtypes=("float64",),
-            precision=precision,
-            **extra,
-        )(lambda x: fn(x))
-
-
-def second(
-    name: str, wl: str, fn: Fn, points: Sequence[float], precision: int, kw: dict[str, object]
-) -> None:
-    """The second derivative (order 2: value, gradient, Hessian) as its own case ``<name>-d2``, so a
-    second-order discrepancy never hides the first-order result. Cases recording a first-order
-    failure, or with ``second=False``, have none; ``second`` may also be a reason (an xfail)."""
-    flag = kw.get("second", True)
-    if flag is False or kw.get("xfail") or "-" in name:
-        return
-    extra = {"xfail": flag} if isinstance(flag, (str, dict)) else {}
-    extra |= {k: kw[k] for k in ("rtol_ulps", "dtypes") if k in kw}
-    gg.case(
-        wolfram=wl,
-        points=[{"x": v} for v in f32(*points[:3])],  # the ordinary points: hard ones leave float32's range
-        name=f"{name}-d2",
-        precision=precision,
-        order=2,
-        **extra,
-    )(lambda x: fn(x))
+unary = functools.partial(gg.unary, precision=50, second=True)
 
 
 # torch's trigamma (polygamma(1, x), also digamma's backward) is accurate to about 5e-10 relative in
@@ -201,6 +148,7 @@ unary(
     [-5.0, -10.0, -12.0],
     extreme=[-37.0],
     xfail=NDTR,
+    extreme_xfail=NDTR,
 )
 unary(
     "ndtri",

@@ -122,3 +122,97 @@ def test_a_case_never_applied_to_a_function_is_an_error() -> None:
     with collecting() as found:
         gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}])(add)
     assert len(found) == 1
+
+
+def test_a_builtin_takes_its_parameter_names_from_the_points() -> None:
+    import torch
+
+    c = gg.case(wolfram="Exp[x]", points=[{"x": 0.5}], name="exp")(torch.exp)
+    assert c.params == ("x",) and c.fn is torch.exp
+    c2 = gg.case(wolfram="ArcTan[y/x]", points=[{"y": 1.0, "x": 2.0}], name="atan2")(torch.atan2)
+    assert c2.params == ("y", "x")  # the first point's order: fn is called positionally
+
+
+def test_a_builtin_without_named_points_is_refused_with_the_fix() -> None:
+    import torch
+
+    with pytest.raises(
+        gg.CaseError, match=r"cannot read the function's parameters .*give points=\[\{name: value\}\]"
+    ):
+        gg.case(wolfram="Exp[x]", points=[], name="exp")(torch.exp)
+
+
+def test_a_case_records_the_line_that_declared_it() -> None:
+    c = gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 2.0}])(add)
+    assert c.line == test_a_case_records_the_line_that_declared_it.__code__.co_firstlineno + 1
+    assert c.source == __file__
+
+
+def test_f32_rounds_numbers_nested_lists_and_complex_numbers() -> None:
+    assert gg.f32(0.1, 2.0) == [float(np.float32(0.1)), 2.0]
+    assert gg.f32([0.1, 1.0], [3.0, 0.2]) == [[float(np.float32(0.1)), 1.0], [3.0, float(np.float32(0.2))]]
+    assert gg.f32(0.1 + 0.3j) == [complex(float(np.float32(0.1)), float(np.float32(0.3)))]
+    assert gg.f32(np.array(0.5 + 0.25j)) == [0.5 + 0.25j]
+
+
+def test_unary_declares_the_case_its_second_derivative_twin_and_extreme_case() -> None:
+    import torch
+
+    with collecting() as found:
+        cases = gg.unary(
+            "exp", "Exp[x]", torch.exp, [0.1, 0.5, 3.0, 80.0], extreme=[700.0], second=True, precision=50
+        )
+    assert [c.name for c in found] == ["exp", "exp-d2", "exp-extreme"] and list(cases) == found
+    main, twin, extreme = found
+    assert main.params == ("x",) and main.fn is torch.exp and main.precision == 50
+    assert [float(p["x"]) for p in main.points] == gg.f32(0.1, 0.5, 3.0, 80.0)  # on the float32 grid
+    assert twin.order == 2 and [float(p["x"]) for p in twin.points] == gg.f32(0.1, 0.5, 3.0)
+    assert twin.precision == 50 and twin.dtypes == main.dtypes
+    assert extreme.dtypes == ("float64",) and float(extreme.points[0]["x"]) == 700.0 and not extreme.xfail
+
+
+def test_unary_twin_carries_tolerance_and_dtypes_and_its_own_reason() -> None:
+    import torch
+
+    with collecting() as found:
+        gg.unary(
+            "t", "Tanh[x]", torch.tanh, [1.0], second="reason", rtol_ulps={"float32": 8}, dtypes=("float32",)
+        )
+    assert found[1].xfail == {"*": "reason"}
+    assert found[1].rtol_ulps == {"float32": 8} and found[1].dtypes == ("float32",)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("t-variant", {}), ("t", {"xfail": "a first-order failure"})],
+)
+def test_unary_has_no_twin_for_a_variant_or_a_recorded_failure(name: str, options: dict) -> None:
+    import torch
+
+    with collecting() as found:
+        gg.unary(name, "Tanh[x]", torch.tanh, [1.0], second=True, **options)
+    assert [c.name for c in found] == [name]
+
+
+def test_unary_extreme_case_records_its_own_failure_only() -> None:
+    import torch
+
+    with collecting() as found:
+        gg.unary("t", "Tanh[x]", torch.tanh, [1.0], extreme=[40.0], xfail={"float32": "a"}, extreme_xfail="b")
+    assert found[0].xfail == {"float32": "a"} and found[1].xfail == {"*": "b"}
+
+
+def test_unary_binds_another_parameter_name_and_complex_points() -> None:
+    import torch
+
+    c = gg.unary("log", "Log[z]", torch.log, [0.5 + 0.25j], param="z")[0]
+    assert c.params == ("z",) and c.complex_params == ("z",)
+    (m,) = gg.unary("det", "Det[A]", torch.linalg.det, [[[1, 0.5], [0.25, 2]]], param="A")
+    assert m.shapes == {"A": (2, 2)}
+
+
+def test_unary_errors_point_at_the_declaring_line() -> None:
+    import torch
+
+    with pytest.raises(gg.CaseError, match=r"test_cases.py: case 'bad name'"):
+        gg.unary("bad name", "Exp[x]", torch.exp, [1.0])

@@ -23,7 +23,7 @@ import numpy.typing as npt
 from .errors import CaseError
 from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
 
-__all__ = ["FORMAT_VERSION", "Case", "Point", "case", "uniform"]
+__all__ = ["FORMAT_VERSION", "Case", "Point", "case", "f32", "unary", "uniform"]
 
 #: Version of the golden file format; part of every fingerprint.
 FORMAT_VERSION = 1
@@ -72,6 +72,8 @@ class Case:
     complex_output: bool = False
     source: str = "<unknown>"
     suite: str = ""
+    #: The line of ``source`` that declared the case (0: unknown), where reports point.
+    line: int = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -221,53 +223,184 @@ def case(
     holds the real Jacobian; the value is complex (stored as real and imaginary parts) unless
     ``complex_output=False`` declares a real-valued function (a loss), which the generator then
     verifies. ``complex_output=True`` declares a complex-valued function of real inputs.
-    """
 
+    A function whose signature Python cannot read (a builtin such as ``torch.exp``) takes its
+    parameter names from the points, in the order the first point lists them.
+    """
+    spec = _Spec(
+        wolfram=wolfram,
+        points=points,
+        name=name,
+        dtypes=dtypes,
+        precision=precision,
+        min_digits=min_digits,
+        rtol_ulps=rtol_ulps,
+        xfail=xfail,
+        order=order,
+        projections=projections,
+        full_jacobian=full_jacobian,
+        strategy=strategy,
+        modes=modes,
+        require_modes=require_modes,
+        expect=expect,
+        complex_output=complex_output,
+    )
+    site = _call_site()
     token = None
-    frame = inspect.currentframe()
-    if _collector is not None and frame is not None and frame.f_back is not None:
+    if _collector is not None:
         token = next(_tokens)
-        _pending[token] = f"{frame.f_back.f_code.co_filename}:{frame.f_back.f_lineno}"
-    del frame
+        _pending[token] = f"{site[0]}:{site[1]}"
 
     def decorate(fn: Callable[..., Any]) -> Case:
         if token is not None:
             _pending.pop(token, None)
-        built = _build(fn, wolfram, points, name, dtypes, precision, min_digits, rtol_ulps or {})
-        built = _resolve_complex(built, dtypes, complex_output)
-        reasons = {"*": xfail} if isinstance(xfail, str) else dict(xfail or {})
-        if not 1 <= order <= 4:
-            raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
-        if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
-            raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
-        where = f"{built.source}: case {built.name!r}"
-        _check_modes_and_xfail(where, modes, require_modes, reasons)
-        if projections < 0 or (not full_jacobian and projections == 0):
-            raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
-        if strategy not in ("auto", "symbolic", "substituted"):
-            raise CaseError(f"{where}: strategy={strategy!r}; use 'auto', 'symbolic' or 'substituted'")
-        n_vars = sum(math.prod(s) for s in built.shapes.values())
-        if order >= 3 and n_vars**order > 4096:
-            raise CaseError(
-                f"{where}: order={order} over {n_vars} scalar inputs is {n_vars**order} numbers per "
-                "point; higher orders are for few scalar inputs (use projections= for large ones)"
-            )
-        built = dataclasses.replace(
-            built,
-            xfail=reasons,
-            order=order,
-            projections=projections,
-            full_jacobian=full_jacobian,
-            strategy=strategy,
-            modes=tuple(modes) if modes is not None else None,
-            require_modes=tuple(require_modes),
-            expect={int(k): dict(v) for k, v in (expect or {}).items()},
-        )
-        if _collector is not None:
-            _collector.append(built)
-        return built
+        return _declare(fn, spec, site, None)
 
     return decorate
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """The options of one case as its declaration wrote them (validated by :func:`_declare`)."""
+
+    wolfram: str
+    points: Sequence[Mapping[str, Any]]
+    name: str | None = None
+    dtypes: Sequence[str] | None = None
+    precision: int = 30
+    min_digits: int = 20
+    rtol_ulps: Mapping[str, float] | None = None
+    xfail: str | Mapping[str, str] | None = None
+    order: int = 1
+    projections: int = 0
+    full_jacobian: bool = True
+    strategy: str = "auto"
+    modes: Sequence[str] | None = None
+    require_modes: Sequence[str] = ()
+    expect: Mapping[int, Mapping[str, Any]] | None = None
+    complex_output: bool | None = None
+
+
+def _call_site(depth: int = 2) -> tuple[str, int]:
+    """(file, line) of the declaration ``depth`` frames up: where errors and reports point, since
+    the function under test may be a builtin or live in another package."""
+    frame = inspect.currentframe()
+    try:
+        for _ in range(depth):
+            if frame is None:
+                break
+            frame = frame.f_back
+        if frame is None:
+            return "<unknown>", 0
+        return frame.f_code.co_filename, frame.f_lineno
+    finally:
+        del frame
+
+
+def _declare(
+    fn: Callable[..., Any], spec: _Spec, site: tuple[str, int], params: tuple[str, ...] | None
+) -> Case:
+    """Validate one declaration and register the case (``params``: the names the caller binds,
+    or None to read them from the function)."""
+    built = _build(fn, spec, site, params)
+    built = _resolve_complex(built, spec.dtypes, spec.complex_output)
+    reasons = {"*": spec.xfail} if isinstance(spec.xfail, str) else dict(spec.xfail or {})
+    order, projections = spec.order, spec.projections
+    if not 1 <= order <= 4:
+        raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
+    if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
+        raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
+    where = f"{built.source}: case {built.name!r}"
+    _check_modes_and_xfail(where, spec.modes, spec.require_modes, reasons)
+    if projections < 0 or (not spec.full_jacobian and projections == 0):
+        raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
+    if spec.strategy not in ("auto", "symbolic", "substituted"):
+        raise CaseError(f"{where}: strategy={spec.strategy!r}; use 'auto', 'symbolic' or 'substituted'")
+    n_vars = sum(math.prod(s) for s in built.shapes.values())
+    if order >= 3 and n_vars**order > 4096:
+        raise CaseError(
+            f"{where}: order={order} over {n_vars} scalar inputs is {n_vars**order} numbers per "
+            "point; higher orders are for few scalar inputs (use projections= for large ones)"
+        )
+    built = dataclasses.replace(
+        built,
+        xfail=reasons,
+        order=order,
+        projections=projections,
+        full_jacobian=spec.full_jacobian,
+        strategy=spec.strategy,
+        modes=tuple(spec.modes) if spec.modes is not None else None,
+        require_modes=tuple(spec.require_modes),
+        expect={int(k): dict(v) for k, v in (spec.expect or {}).items()},
+    )
+    if _collector is not None:
+        _collector.append(built)
+    return built
+
+
+def unary(
+    name: str,
+    wolfram: str,
+    fn: Callable[..., Any],
+    points: Sequence[Any],
+    *,
+    param: str = "x",
+    extreme: Sequence[float] = (),
+    extreme_xfail: str | Mapping[str, str] | None = None,
+    second: bool | str | Mapping[str, str] = False,
+    **options: Any,
+) -> tuple[Case, ...]:
+    """Declare the cases of a function of one input ``param`` (a scalar, vector or matrix): no
+    wrapper, no copied helper. Returns the cases declared, the main one first.
+
+    ``points`` are the values of ``param``, rounded to the float32 grid (:func:`f32`) so one
+    reference serves float64 and float32 alike; ``options`` are :func:`case`'s (``xfail``,
+    ``dtypes``, ``precision``, ``order`` ...).
+
+    ``extreme`` adds a float64-only case ``<name>-extreme`` at these points, unrounded: arguments
+    float32 cannot hold or whose results leave its range (``extreme_xfail`` records its known
+    failure). ``second`` adds the case ``<name>-d2``: order 2 at the first three points, so a
+    second-order discrepancy never hides the first-order result; it carries ``rtol_ulps`` and
+    ``dtypes``, and a reason (or ``{dtype: reason}``) as ``second`` makes it an expected failure.
+    A case that records a first-order failure (``xfail``) or is a variant of another (a '-' in its
+    name) has no twin: the base case's twin covers the derivative's formula.
+    """
+    site = _call_site()
+    precision = options.get("precision", 30)
+    declared = [
+        _declare(fn, _Spec(wolfram, [{param: v} for v in f32(*points)], name, **options), site, (param,))
+    ]
+    if second is not False and not options.get("xfail") and "-" not in name:
+        twin: dict[str, Any] = {k: options[k] for k in ("rtol_ulps", "dtypes") if k in options}
+        if not isinstance(second, bool):
+            twin["xfail"] = second
+        pts = [{param: v} for v in f32(*points[:3])]
+        declared.append(
+            _declare(
+                fn, _Spec(wolfram, pts, f"{name}-d2", precision=precision, order=2, **twin), site, (param,)
+            )
+        )
+    if extreme:
+        pts = [{param: float(v)} for v in extreme]
+        spec = _Spec(wolfram, pts, f"{name}-extreme", ("float64",), precision, xfail=extreme_xfail)
+        declared.append(_declare(fn, spec, site, (param,)))
+    return tuple(declared)
+
+
+def f32(*values: Any) -> list[Any]:
+    """``values`` rounded to the nearest float32 numbers (elementwise through nested lists and
+    arrays, complex numbers part by part): points exact in float32 and float64 alike, so one
+    reference serves both dtypes."""
+    return [_round32(v) for v in values]
+
+
+def _round32(value: Any) -> Any:
+    arr = np.asarray(value)
+    if arr.ndim:
+        return [_round32(v) for v in arr]
+    if np.iscomplexobj(arr):
+        return complex(float(np.float32(arr.real)), float(np.float32(arr.imag)))
+    return float(np.float32(arr))
 
 
 def _resolve_complex(built: Case, dtypes: Sequence[str] | None, complex_output: bool | None) -> Case:
@@ -311,35 +444,29 @@ def _check_modes_and_xfail(
 
 
 def _build(
-    fn: Callable[..., Any],
-    wolfram: str,
-    points: Sequence[Mapping[str, Any]],
-    name: str | None,
-    dtypes: Sequence[str] | None,
-    precision: int,
-    min_digits: int,
-    rtol_ulps: Mapping[str, float],
+    fn: Callable[..., Any], spec: _Spec, site: tuple[str, int], params: tuple[str, ...] | None
 ) -> Case:
     """Validate a case's declaration once, where the user wrote it (dtypes are resolved later, by
     :func:`_resolve_complex`)."""
-    source = _source_of(fn)
-    cname = str(name or getattr(fn, "__name__", ""))
+    source = site[0] if site[1] else _source_of(fn)
+    cname = str(spec.name or getattr(fn, "__name__", ""))
     where = f"{source}: case {cname!r}"
     if not valid_name(cname):
         raise CaseError(
             f"{where}: invalid case name; use letters, digits, '_', '.', '-' "
             "(it names the golden file), e.g. name='matrix_norm'"
         )
+    wolfram, points, dtypes, precision = spec.wolfram, spec.points, spec.dtypes, spec.precision
     if not isinstance(wolfram, str) or not wolfram.strip():
         raise CaseError(f"{where}: wolfram= must be a non-empty Wolfram Language expression")
-    params = _params_of(fn, where)
+    if isinstance(points, Mapping):
+        raise CaseError(f"{where}: points= must be a list of mappings, e.g. points=[{{...}}]")
+    params = params or _params_of(fn, where, points)
     unknown = [d for d in dtypes or () if d not in DTYPE_NAMES]
     if unknown:
         raise CaseError(f"{where}: unknown dtype {unknown[0]!r}; use one of {', '.join(DTYPE_NAMES)}")
     if precision < 16:
         raise CaseError(f"{where}: precision={precision} is below float64's; use 30 or more")
-    if isinstance(points, Mapping):
-        raise CaseError(f"{where}: points= must be a list of mappings, e.g. points=[{{...}}]")
     complex_params = _complex_params(points, params)
     normalized = tuple(_point(p, params, i, where, complex_params) for i, p in enumerate(points))
     if not normalized:
@@ -360,10 +487,11 @@ def _build(
         shapes=shapes,
         points=normalized,
         precision=precision,
-        min_digits=min_digits,
-        rtol_ulps=dict(rtol_ulps),
+        min_digits=spec.min_digits,
+        rtol_ulps=dict(spec.rtol_ulps or {}),
         complex_params=complex_params,
         source=source,
+        line=site[1],
     )
 
 
@@ -374,23 +502,36 @@ def _source_of(fn: Callable[..., Any]) -> str:
         return "<unknown>"
 
 
-def _params_of(fn: Callable[..., Any], where: str) -> tuple[str, ...]:
-    """The parameter names, each of which must also be a Wolfram Language symbol."""
+def _params_of(fn: Callable[..., Any], where: str, points: Sequence[Any]) -> tuple[str, ...]:
+    """The parameter names, each of which must also be a Wolfram Language symbol; from the first
+    point's keys where Python cannot read the function's signature (a builtin like ``torch.exp``)."""
     try:
         sig = inspect.signature(fn)
     except (TypeError, ValueError) as exc:
-        raise CaseError(f"{where}: cannot read the function's parameters ({exc})") from exc
+        first = points[0] if points else None
+        if isinstance(first, Mapping) and first:
+            return _checked_names([str(k) for k in first], where)
+        raise CaseError(
+            f"{where}: cannot read the function's parameters ({exc}); give points=[{{name: value}}] "
+            "naming them, or wrap it: lambda x: fn(x)"
+        ) from exc
     names = []
     for p in sig.parameters.values():
         if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
             raise CaseError(f"{where}: parameter {p.name!r} must be a plain positional parameter")
-        if not _WL_SYMBOL.match(p.name) or p.name in _WL_RESERVED:
-            raise CaseError(
-                f"{where}: parameter {p.name!r} is not usable as a Wolfram Language symbol "
-                "(letters and digits only, starting with a letter, not one of C D E I K N O); "
-                f"rename it, e.g. {re.sub(r'[^A-Za-z0-9]', '', p.name).lower() or 'x'}1"
-            )
         names.append(p.name)
+    return _checked_names(names, where)
+
+
+def _checked_names(names: list[str], where: str) -> tuple[str, ...]:
+    """Every name must be a Wolfram Language symbol: the reference is written over them."""
+    for name in names:
+        if not _WL_SYMBOL.match(name) or name in _WL_RESERVED:
+            raise CaseError(
+                f"{where}: parameter {name!r} is not usable as a Wolfram Language symbol "
+                "(letters and digits only, starting with a letter, not one of C D E I K N O); "
+                f"rename it, e.g. {re.sub(r'[^A-Za-z0-9]', '', name).lower() or 'x'}1"
+            )
     if not names:
         raise CaseError(f"{where}: the function takes no parameters; a case needs at least one input")
     return tuple(names)

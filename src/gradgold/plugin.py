@@ -331,8 +331,7 @@ class GoldenItem(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        code = getattr(self.case.fn, "__code__", None)
-        line = code.co_firstlineno - 1 if code is not None else None
+        line = self.case.line - 1 if self.case.line else None  # the declaration, 0-based
         return self.path, line, f"{self.case.id} [{self.label}]"
 
 
