@@ -39,7 +39,8 @@ def test_junit_report_names_items_like_pytest(demo_suite: Path, tmp_path: Path) 
     error = cases["new[float32-func]"].find("error")
     assert error is not None
     assert (error.get("message") or "").endswith(
-        "is missing; run `gradgold generate demo/new` (or `make golden`) and commit golden/demo/new.npz"
+        "is missing; run `gradgold generate demo/new` (or `pytest --gradgold-update`) and commit "
+        "golden/demo/new.npz"
     )
     assert list(cases["sine[float64-reverse]"]) == []
 

@@ -61,9 +61,9 @@ def test_list_check_fails_on_orphans_and_stale_goldens(project: Path) -> None:
         f"orphan     demo/gone  (no case defines it; delete {project / 'golden' / 'demo' / 'gone.npz'})",
     ]
     assert done.stderr == (
-        "gradgold: error: goldens need attention (1 stale, 1 orphan): `gradgold generate` (or `make "
-        "golden`) regenerates stale, missing and unreadable ones; `gradgold prune` deletes orphans, then "
-        "commit golden/\n"
+        "gradgold: error: goldens need attention (1 stale, 1 orphan): `gradgold generate` (or `pytest "
+        "--gradgold-update`) regenerates stale, missing and unreadable ones; `gradgold prune` deletes "
+        "orphans, then commit golden/\n"
     )
 
 

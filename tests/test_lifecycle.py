@@ -54,7 +54,7 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     run.stdout.fnmatch_lines(
         [
             "*life/square: golden file */golden/life/square.npz is missing; run `gradgold generate "
-            "life/square` (or `make golden`) and commit golden/life/square.npz",
+            "life/square` (or `pytest --gradgold-update`) and commit golden/life/square.npz",
         ]
     )
     assert not (pytester.path / "golden" / "life").exists()
@@ -92,8 +92,8 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     run.stdout.fnmatch_lines(
         [
             "*life/square: golden */golden/life/square.npz is stale: the case's expression, points or "
-            "settings changed since it was generated; run `gradgold generate life/square` (or `make "
-            "golden`) and commit golden/life/square.npz",
+            "settings changed since it was generated; run `gradgold generate life/square` (or `pytest "
+            "--gradgold-update`) and commit golden/life/square.npz",
         ]
     )
     assert regenerate(pytester) == ["generated life/square", "skipped life/cube"]

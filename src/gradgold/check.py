@@ -85,7 +85,9 @@ _LABELS = {
 class QuantityResult:
     """One comparison: a case, dtype, mode, device, point and quantity (``value``, ``grad/<param>``,
     ``hessian``...). ``skipped`` (torch's reason) marks a quantity the mode cannot compute: not a
-    failure, and ``passed`` is True."""
+    failure, and ``passed`` is True. ``obtained`` is what torch computed for the quantity at the
+    point (float64, on the CPU; None where torch raised or the quantity was skipped): artifacts are
+    written from it, so a failure is never recomputed to be shown."""
 
     case_id: str
     dtype: str
@@ -98,6 +100,7 @@ class QuantityResult:
     mode: str = "reverse"
     device: str = "cpu"
     skipped: str = ""
+    obtained: npt.NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     def record(self) -> dict[str, Any]:
         """The JSON record of ``gradgold check --json``."""
@@ -418,6 +421,7 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
         message=message,
         mode=ctx.mode,
         device=ctx.device,
+        obtained=got64,
     )
 
 
@@ -618,17 +622,24 @@ def _dtypes_of(case: Case, requested: Sequence[str] | None) -> list[str]:
 
 
 def check_case(
-    case: Case, golden: Golden, dtype: str, mode: str, device: str = "cpu", absent: str | None = None
+    case: Case,
+    golden: Golden,
+    dtype: str,
+    mode: str,
+    device: str = "cpu",
+    absent: str | None = None,
+    fn: Callable[..., Any] | None = None,
 ) -> CaseCheck:
     """One case in one dtype, mode and device, as a :class:`CaseCheck` (skipped where the device or
-    the dtype on it is unavailable)."""
+    the dtype on it is unavailable). ``fn`` checks another implementation against the case's golden;
+    the case's ``xfail=`` describes its own function only, so it does not apply to ``fn``."""
     why = device_problem(device) if absent is None else absent
     why = why or dtype_problem(device, dtype)
-    xfail = expected_failure(case, dtype, mode)
+    xfail = expected_failure(case, dtype, mode) if fn is None else ""
     if why:
         return CaseCheck(case.id, dtype, mode=mode, device=device, skipped=why, expected_failure=xfail)
     try:
-        results = tuple(check_golden(case, golden, dtype, device=device, mode=mode))
+        results = tuple(check_golden(case, golden, dtype, fn=fn, device=device, mode=mode))
     except GradgoldError as exc:
         return CaseCheck(case.id, dtype, problem=str(exc), mode=mode, device=device)
     return CaseCheck(case.id, dtype, results, expected_failure=xfail, mode=mode, device=device)

@@ -325,7 +325,10 @@ def _list_verdict(statuses: Sequence[str], n_orphans: int) -> None:
         return
     fixes = []
     if set(counts) - {"orphan"}:
-        fixes.append("`gradgold generate` (or `make golden`) regenerates stale, missing and unreadable ones")
+        fixes.append(
+            "`gradgold generate` (or `pytest --gradgold-update`) regenerates stale, missing and "
+            "unreadable ones"
+        )
     if n_orphans:
         fixes.append("`gradgold prune` deletes orphans")
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())

@@ -108,7 +108,7 @@ def _embedded_path() -> str:
     if path is None or importlib.util.find_spec("mathics") is None:
         raise KernelNotFoundError(
             "no Wolfram kernel found and the embedded engine is not installed; either install it "
-            "(`pip install 'gradgold[mathics]'`, or `make golden` which does), or point gradgold at "
+            "(`pip install 'gradgold[mathics]'`), or point gradgold at "
             "Mathematica / Wolfram Engine with --kernel PATH or WOLFRAM_KERNEL=PATH"
         )
     return path

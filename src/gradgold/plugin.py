@@ -13,7 +13,7 @@ select and distribute them like any test. Tests only ever read goldens.
 
 from __future__ import annotations
 
-import os
+import shlex
 from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,17 +22,17 @@ import pytest
 
 from .errors import CaseError, GradgoldError
 from .modes import MODES, case_modes, check_label, expected_failure
-from .suite import Project, case_files, find_project, fresh_golden, golden_path, load_cases, orphans, select
+from .suite import Project, case_files, find_project, fresh_golden, golden_path, load_cases, orphans
+from .update import ci_refusal, in_ci
 
 if TYPE_CHECKING:
+    from .api import CheckReport
     from .cases import Case
     from .check import QuantityResult
     from .golden import Golden
 
 __all__ = ["GoldenChecker", "GoldenFile", "GoldenItem", "GoldenMismatch"]
 
-#: Failed quantities shown in full in one test report; the rest are counted.
-MAX_REPORTED = 6
 #: Where obtained results go when only ``CI`` is set (relative to the project root).
 DEFAULT_ARTIFACTS_DIR = "gradgold-artifacts"
 _ARTIFACT_PROPERTY = "gradgold_artifact"
@@ -124,7 +124,7 @@ def _artifacts_dir(config: pytest.Config) -> Path | None:
     given: str | None = config.getoption("gradgold_artifacts")
     if given:
         return Path(config.invocation_params.dir, given).resolve()
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    if in_ci():
         return config.rootpath / DEFAULT_ARTIFACTS_DIR
     return None
 
@@ -160,6 +160,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Items of an absent device are skipped with the reason.",
     )
     group.addoption(
+        "--gradgold-update",
+        action="store_true",
+        default=False,
+        help="Before the tests run, regenerate the missing and stale goldens of the selected cases "
+        "(with $WOLFRAM_KERNEL or an installed Wolfram kernel, else the embedded engine), then check "
+        "them. Refused when the CI environment variable is set.",
+    )
+    group.addoption(
         "--gradgold-orphans",
         choices=("warn", "fail"),
         default="warn",
@@ -169,6 +177,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("gradgold_update"):
+        _refuse_update(config)
     state = _State(config)
     config.stash[_STATE] = state
     config.pluginmanager.register(state, "gradgold-state")
@@ -190,6 +200,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Decide whether this run checks the whole project: every case file collected and no golden
     item deselected (by ``-k``, ``-m``, ids, ``--lf``, ``--deselect`` or a sharding plugin)."""
     state = _state(session.config)
+    if session.config.getoption("gradgold_update") and not hasattr(session.config, "workerinput"):
+        items = [i.case for i in session.items if isinstance(i, GoldenItem)]
+        _update(session.config, state, items)
     if not state.files_collected:
         return
     try:
@@ -241,6 +254,39 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"obtained results of {len(state.artifacts)} failed golden check(s) written to "
             f"{state.artifacts_dir}; upload that directory from CI to inspect them"
         )
+
+
+def _refuse_update(config: pytest.Config) -> None:
+    """``--gradgold-update`` never runs in CI, and generates in one process (before xdist's
+    workers would each start a generator on the same golden directory)."""
+    if in_ci():
+        raise pytest.UsageError(ci_refusal())
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        raise pytest.UsageError(
+            "--gradgold-update generates before the tests run, in one process; run it without "
+            "xdist (add -n 0), then run the tests in parallel as usual"
+        )
+
+
+def _update(config: pytest.Config, state: _State, cases: Sequence[Case]) -> None:
+    """Regenerate the missing and stale goldens of ``cases``, printing the generator's output and
+    each golden written."""
+    from .update import needs_update, summary, update_goldens
+
+    todo = needs_update(state.project, cases)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+
+    def echo(line: str) -> None:
+        if reporter is not None:
+            reporter.write_line(line)
+
+    if not todo:
+        echo(f"gradgold: all {len({c.id for c in cases})} selected goldens are fresh; nothing to update")
+        return
+    if reporter is not None:
+        reporter.section(f"gradgold: updating {len(todo)} golden(s)", sep="-")
+    for line in summary(update_goldens(state.project, todo, echo)):
+        echo(f"gradgold: {line}")
 
 
 def orphan_report(project: Project, ids: Sequence[str], mode: str) -> list[str]:
@@ -320,7 +366,7 @@ class GoldenItem(pytest.Item):
         __tracebackhide__ = True
         from .check import not_applicable
 
-        results = _check(self.config, self, self.case, self.dtype, None, self.device, self.mode)
+        results = _check(self.config, self, self.case, self.dtype, self.device, self.mode)
         reason = not_applicable(results)
         if reason:  # reported at the case's line, not inside pytest
             raise pytest.skip.Exception(reason, _use_item_location=True)
@@ -336,19 +382,13 @@ class GoldenItem(pytest.Item):
 
 
 def _check(
-    config: pytest.Config,
-    item: pytest.Item,
-    case: Case,
-    dtype: str,
-    fn: Callable[..., Any] | None,
-    device: str,
-    mode: str,
-    label: str = "",
+    config: pytest.Config, item: pytest.Item, case: Case, dtype: str, device: str, mode: str
 ) -> list[QuantityResult]:
-    """Check one case in one dtype, mode and device; a mismatch raises :class:`GoldenMismatch`
-    with the report, after its obtained results are written where artifacts go. An absent device
-    (or a dtype it lacks) skips the test with the reason."""
+    """Check the case's own function in one dtype, mode and device; a mismatch raises
+    :class:`GoldenMismatch` with the report, after its obtained results are written where
+    artifacts go. An absent device (or a dtype it lacks) skips the test with the reason."""
     __tracebackhide__ = True
+    from .api import mismatch_report
     from .check import check_golden
     from .devices import device_problem, dtype_problem
 
@@ -357,14 +397,13 @@ def _check(
         pytest.skip(absent)
     state = _state(config)
     golden = state.golden(case)
-    results = check_golden(case, golden, dtype, fn=fn, device=device, mode=mode)
-    failed = [r for r in results if not r.passed]
-    if failed:
+    results = check_golden(case, golden, dtype, device=device, mode=mode)
+    if any(not r.passed for r in results):
         if state.artifacts_dir is not None:
-            path = _write_artifact(state.artifacts_dir, case, golden, dtype, results, fn, label, device, mode)
+            path = _write_artifact(state.artifacts_dir, case, golden, dtype, results, None, device, mode)
             item.user_properties.append((_ARTIFACT_PROPERTY, str(path)))
         where = golden_path(state.project, case.id)
-        raise GoldenMismatch(mismatch_report(where, case, dtype, results, label, mode, device))
+        raise GoldenMismatch(mismatch_report(where, case, dtype, results, "", mode, device))
     return results
 
 
@@ -375,46 +414,23 @@ def _write_artifact(
     dtype: str,
     results: Sequence[QuantityResult],
     fn: Callable[..., Any] | None,
-    label: str,
     device: str,
     mode: str,
+    reproduce: str = "",
 ) -> Path:
-    from .artifacts import write_failure
+    from .artifacts import implementation_of, write_failure
 
-    return write_failure(
-        directory, case, golden, dtype, results, fn=fn, label=label, device=device, mode=mode
-    )
-
-
-def mismatch_report(
-    path: Path,
-    case: Case,
-    dtype: str,
-    results: Sequence[QuantityResult],
-    label: str = "",
-    mode: str = "reverse",
-    device: str = "cpu",
-) -> str:
-    """A headline (what, which golden, how many), then each failed quantity's torch.testing-style
-    message, at most :data:`MAX_REPORTED` of them."""
-    failed = [r for r in results if not r.passed]
-    what = f"{label} checked against {case.id}" if label else case.id
-    tag = check_label(dtype, mode, device)
-    lines = [f"{what} [{tag}]: {len(failed)} of {len(results)} checks failed against the golden {path}"]
-    lines += ["", *(r.message for r in failed[:MAX_REPORTED])]
-    if len(failed) > MAX_REPORTED:
-        lines.append(
-            f"... and {len(failed) - MAX_REPORTED} more failed checks; `gradgold check {case.id} "
-            f"--dtype {dtype} --mode {mode} --device {device} --json` lists them all"
-        )
-    return "\n".join(lines)
+    impl = implementation_of(fn) if fn is not None else None
+    return write_failure(directory, case, golden, dtype, results, impl, device, mode, reproduce)
 
 
 # -------------------------------------------------------------------------------------- fixture
 
 
 class GoldenChecker:
-    """The ``gradgold`` fixture: check any implementation against a case's golden."""
+    """The ``gradgold`` fixture: check any implementation against a case's golden. Wiring over
+    :func:`gradgold.check_gradients`: it fails the test with the report, writes artifacts, and with
+    ``--gradgold-update`` first regenerates the case's golden if it is missing or stale."""
 
     def __init__(self, config: pytest.Config, item: pytest.Item) -> None:
         self._config = config
@@ -427,43 +443,58 @@ class GoldenChecker:
         dtypes: Sequence[str] | None = None,
         device: str = "cpu",
         modes: Sequence[str] | None = None,
-    ) -> list[QuantityResult]:
+    ) -> CheckReport:
         """Run ``fn`` at the golden's points of ``case_id`` (``suite/case``) in each dtype and mode
         (default: the case's own) and fail the test with the checker's report on any mismatch. The
-        golden is the truth; ``fn`` takes the case function's parameters and returns its output. A
-        mode that cannot run ``fn`` gives results with ``skipped`` set; an absent device skips the
-        test."""
+        golden is the truth; ``fn`` takes the case function's parameters and returns its output.
+        Returns the :class:`~gradgold.api.CheckReport`; a mode that cannot run ``fn`` gives results
+        with ``skipped`` set; an absent device skips the test."""
         __tracebackhide__ = True
+        from .api import check_gradients, find_case, implementation_label
+
+        state = _state(self._config)
+        problem = ""
         try:
-            case = self._case(case_id)
-            bad = [m for m in modes or () if m not in MODES]
-            if bad:
-                raise CaseError(f"unknown mode {bad[0]!r}; use one of {', '.join(MODES)}")
-            results: list[QuantityResult] = []
-            failures = []
-            for dtype in dtypes or case.dtypes:
-                for mode in case_modes(case, modes):
-                    try:
-                        results += _check(self._config, self._item, case, dtype, fn, device, mode, _name(fn))
-                    except GoldenMismatch as exc:
-                        failures.append(str(exc))
-        except GradgoldError as exc:
-            pytest.fail(f"gradgold.check({case_id!r}, {_name(fn)}): {exc}", pytrace=False)
-        if failures:
-            pytest.fail("\n\n".join(failures), pytrace=False)
-        return results
-
-    def _case(self, case_id: str) -> Case:
-        chosen = select(_state(self._config).cases(), [case_id])
-        if len(chosen) != 1 or chosen[0].id != case_id.removesuffix(".npz"):
-            raise CaseError(
-                f"{case_id!r} names a suite of {len(chosen)} cases; give one case id, e.g. {chosen[0].id!r}"
+            case = find_case(case_id, state.project, state.cases())
+            if self._config.getoption("gradgold_update"):
+                _update(self._config, state, [case])
+            report = check_gradients(
+                case,
+                fn,
+                dtypes=dtypes,
+                modes=modes,
+                device=device,
+                project=state.project,
+                golden=state.golden(case),
             )
-        return chosen[0]
+        except GradgoldError as exc:
+            problem = str(exc)
+        if problem:  # outside the except block: pytest would show the exception it handles
+            pytest.fail(f"gradgold.check({case_id!r}, {implementation_label(fn)}): {problem}", pytrace=False)
+        if report.skipped:
+            pytest.skip(report.skipped)
+        if not report.passed:
+            hint = self._reproduce(case_id, fn)
+            self._write_artifacts(report, fn, hint)
+            pytest.fail(report.text(hint=f"rerun with `{hint}`"), pytrace=False)
+        return report
 
+    def _reproduce(self, case_id: str, fn: Callable[..., Any]) -> str:
+        """A command that reruns this check of this implementation: the test itself."""
+        return f"pytest {shlex.quote(self._item.nodeid)}"
 
-def _name(fn: Callable[..., Any]) -> str:
-    return str(getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn))
+    def _write_artifacts(self, report: CheckReport, fn: Callable[..., Any], hint: str) -> None:
+        state = _state(self._config)
+        if state.artifacts_dir is None:
+            return
+        golden = state.golden(report.case)
+        for c in report.failed:
+            if c.problem:
+                continue
+            path = _write_artifact(
+                state.artifacts_dir, report.case, golden, c.dtype, c.results, fn, c.device, c.mode, hint
+            )
+            self._item.user_properties.append((_ARTIFACT_PROPERTY, str(path)))
 
 
 @pytest.fixture

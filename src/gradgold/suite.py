@@ -171,7 +171,7 @@ def fresh_golden(project: Project, case: Case) -> Golden:
     errors carry the command that fixes them."""
     path = golden_path(project, case.id)
     shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
-    fix = f"run `gradgold generate {case.id}` (or `make golden`) and commit {shown}"
+    fix = f"run `gradgold generate {case.id}` (or `pytest --gradgold-update`) and commit {shown}"
     if not path.exists():
         raise GoldenMissingError(f"{case.id}: golden file {path} is missing; {fix}")
     golden = read_golden(path, root=project.golden_dir)
