@@ -88,6 +88,9 @@ def main() -> None:
     help="Seconds a kernel may take to start (a real kernel checking its licence can be slow).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="List every case in the closing table, skipped ones included."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
 @golden_dir_option
 def generate(
@@ -99,16 +102,25 @@ def generate(
     jobs: int | None,
     startup_timeout: float,
     quiet: bool,
+    verbose: bool,
     as_json: bool,
     golden_dir: str | None,
 ) -> None:
     """Evaluate cases with a Wolfram Language engine and write their goldens."""
     from .generate import generate as run
+    from .generate import size_note
 
-    def progress(event: str, case: Any, done: int, total: int, eta: float | None) -> None:
-        if event == "start" and not (quiet or as_json):
-            left = f", about {eta:.0f} s left" if eta is not None else ""
-            click.echo(f"[{done}/{total}] evaluating {case.id}{left}", err=True)
+    def progress(event: str, case: Any, done: int, total: int, seconds: float | None) -> None:
+        if quiet or as_json:
+            return
+        if event == "start":
+            note = size_note(case)
+            if note:
+                click.echo(f"note: {note}", err=True)
+            left = f", about {seconds:.0f} s left" if seconds is not None else ""
+            click.echo(f"[{done}/{total}] evaluating {case.id} ({_case_size(case)}){left}", err=True)
+        elif event == "working":
+            click.echo(f"      still evaluating {case.id}: {seconds or 0:.0f} s so far", err=True)
 
     try:
         project = _project(golden_dir)
@@ -137,7 +149,7 @@ def generate(
         }
         click.echo(json.dumps(doc, indent=1))
     else:
-        _print_generation(outcomes, info, jobs, quiet)
+        _print_generation(outcomes, info, jobs, quiet, verbose)
         click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
     sys.exit(EXIT_MISMATCH if counts["failed"] else EXIT_OK)
 
@@ -153,14 +165,31 @@ def _default_jobs(kernel: str | None, embedded: bool) -> int:
     return cores if kind == "embedded" else min(2, cores)
 
 
-def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quiet: bool) -> None:
-    """The closing table: one line per case with its time, and the reason of each failure."""
+def _case_size(case: Any) -> str:
+    """``2 points x 3 inputs`` (and directions, order): what one evaluation covers."""
+    text = f"{len(case.points)} point{'s' if len(case.points) != 1 else ''} x {case.n_vars} input"
+    text += "s" if case.n_vars != 1 else ""
+    if case.projections:
+        text += f", {case.projections} directions"
+    if case.order > 1:
+        text += f", order {case.order}"
+    return text
+
+
+def _print_generation(
+    outcomes: Sequence[Any], info: Any, jobs: int | None, quiet: bool, verbose: bool = False
+) -> None:
+    """The closing table: one line per case generated or failed (every case with ``verbose``),
+    with its time and the reason of each failure; fresh and unchanged cases are counted."""
     if info is not None:
         click.echo(f"engine: {info.name}, {info.version} ({info.path}); {info.kernels} kernel(s)")
         if jobs and info.kernels < jobs:
             click.echo(f"note: {jobs} kernels asked for, {info.kernels} started (licence limit?)")
+    quiet_ones = [o for o in outcomes if o.status in ("skipped", "unchanged")]
     for o in outcomes:
         if quiet and o.status != "failed":
+            continue
+        if o in quiet_ones and not verbose:
             continue
         line = f"{o.status:>9}  {o.case_id}"
         if o.seconds:
@@ -168,6 +197,9 @@ def _print_generation(outcomes: Sequence[Any], info: Any, jobs: int | None, quie
         click.echo(line)
         if o.reason:
             click.echo(f"           {o.reason}")
+    if quiet_ones and not verbose and not quiet:
+        kinds = " or ".join(sorted({"fresh" if o.status == "skipped" else "unchanged" for o in quiet_ones}))
+        click.echo(f"{len(quiet_ones)} case(s) {kinds}, not listed (-v lists every case)")
 
 
 @main.command()
@@ -372,6 +404,10 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
             click.echo(f"    value {p['value']!r}  ({p['certified']['value']} digits certified)")
             for k, g in p["grad"].items():
                 click.echo(f"    d/d{k} {g!r}  ({p['certified']['grad/' + k]} digits certified)")
+            for q, h in p["higher"].items():
+                click.echo(f"    {q} {h!r}  ({p['certified'][q]} digits certified)")
+        if golden.meta.get("order", 1) > 1 and not cplx and grid == next(iter(doc["grids"])):
+            click.echo(f"  (hessian, d3, d4 are over the variables {', '.join(_variable_names(golden))})")
 
 
 def _complex_text(pairs: Any) -> Any:
@@ -379,6 +415,16 @@ def _complex_text(pairs: Any) -> Any:
     if isinstance(pairs, list) and len(pairs) == 2 and all(isinstance(x, float) for x in pairs):
         return complex(pairs[0], pairs[1])
     return [_complex_text(p) for p in pairs]
+
+
+def _variable_names(golden: Any) -> list[str]:
+    """The flattened variables higher derivatives are taken over: ``x``, ``W[0, 1]``..."""
+    import numpy as np
+
+    names = []
+    for p, shape in golden.meta["params"]:
+        names += [p + (str(list(ix)) if shape else "") for ix in np.ndindex(*shape)]
+    return names
 
 
 def _golden_doc(golden: Any) -> dict[str, Any]:
@@ -391,6 +437,11 @@ def _golden_doc(golden: Any) -> dict[str, Any]:
                 "inputs": {p: v[i].tolist() for p, v in data.inputs.items()},
                 "value": data.numbers["value"][i].tolist(),
                 "grad": {q[5:]: v[i].tolist() for q, v in data.numbers.items() if q.startswith("grad/")},
+                "higher": {
+                    q: v[i].tolist()
+                    for q, v in data.numbers.items()
+                    if q != "value" and not q.startswith("grad/")
+                },
                 "digits": {q: v[i].tolist() for q, v in data.digits.items()},
                 "certified": {q: int(v[i].min()) if v[i].size else None for q, v in data.certified.items()},
             }
@@ -602,12 +653,18 @@ def report(
 ) -> None:
     """Render the state of all suites (or IDS): worst errors per operation, quantity and dtype."""
     import datetime
+    import importlib.util
 
     import torch
 
     from .check import run_checks
-    from .report import build_report, render_html, render_markdown, render_plot
+    from .report import build_report, project_title, render_html, render_markdown, render_plot
 
+    if plot is not None and importlib.util.find_spec("matplotlib") is None:
+        _fail(
+            "--plot needs matplotlib, which is not installed; install it with "
+            "`pip install 'gradgold[plot]'` (or `pip install matplotlib`), or leave out --plot"
+        )
     try:
         project = _project(golden_dir)
         built = build_report(run_checks(project, select(load_cases(project), ids)))
@@ -615,13 +672,28 @@ def report(
         _fail(str(exc))
     when = date or datetime.date.today().isoformat()
     render = render_html if fmt == "html" else render_markdown
-    text = render(built, date=when, torch_version=torch.__version__)
+    text = render(
+        built,
+        date=when,
+        torch_version=torch.__version__,
+        title=project_title(project.root),
+        plot=_plot_link(plot, output),
+    )
     if output is None:
         click.echo(text, nl=False)
     else:
         Path(output).write_text(text)
     if plot is not None:
         render_plot(built, Path(plot))
+
+
+def _plot_link(plot: str | None, output: str | None) -> str | None:
+    """The plot's path as the report links it: relative to the report's directory (to the working
+    directory when the report goes to stdout)."""
+    if plot is None:
+        return None
+    base = Path(output).resolve().parent if output else Path.cwd()
+    return Path(os.path.relpath(Path(plot).resolve(), base)).as_posix()
 
 
 if __name__ == "__main__":  # pragma: no cover

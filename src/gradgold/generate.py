@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import fcntl
+import functools
 import math
 import threading
 import time
@@ -32,7 +33,7 @@ from .golden import Golden, GridData, read_golden, write_golden
 from .suite import Project, golden_path
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
-__all__ = ["CaseOutcome", "generate", "generation_lock"]
+__all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
 
 #: The highest working precision the generator raises to when digits do not certify.
 MAX_PRECISION = 90
@@ -57,8 +58,38 @@ class CaseOutcome:
     reason: str = ""
 
 
-#: Called as ``progress(event, case, done, total, eta_seconds)``; event is "start" or "done".
+#: Called as ``progress(event, case, done, total, seconds)``: event "start" (``seconds`` the time
+#: left, estimated from the cases done so far, or None), "working" (every :data:`HEARTBEAT_SECONDS`
+#: while one case evaluates: ``seconds`` spent on it so far) or "done".
 Progress = Callable[[str, Case, int, int, float | None], None]
+
+#: How often a case still evaluating is reported (the engine answers a case in one piece).
+HEARTBEAT_SECONDS = 20.0
+#: Derivative entries per point above which a case is announced as large, with what to do.
+LARGE_ENTRIES = 4096
+
+
+def size_note(case: Case) -> str:
+    """For a case whose references cost many derivative evaluations, what it costs and what to do
+    instead ("" for an ordinary case): a full derivative of order k of an N-input case holds N^k
+    entries per output element, each one exact evaluation."""
+    entries = case.n_vars**case.order if case.full_jacobian else 0
+    directions = case.projections
+    if entries < LARGE_ENTRIES:
+        return ""
+    what = f"{len(case.points)} point(s) x {case.n_vars} inputs"
+    if case.order > 1:
+        what += f", derivatives to order {case.order} ({entries:,} entries per output element)"
+    else:
+        what += f" (a Jacobian of {entries:,} entries per output element)"
+    if directions:
+        what += f", {directions} directions"
+    return (
+        f"{case.id}: large: {what}; the embedded engine takes minutes per point at this size (about "
+        "3 min for 2,000 inputs with projections, bench/PROJECTIONS.md). To check it for a fraction, "
+        "use projections=k with full_jacobian=False (one univariate derivative per direction), a real "
+        "Wolfram kernel (--kernel PATH), or strategy='rigorous' where available"
+    )
 
 
 def generate(
@@ -109,14 +140,38 @@ class _Tracker:
         self.start = time.perf_counter()
         self.lock = threading.Lock()
 
-    def event(self, event: str, case: Case) -> None:
+    def event(self, event: str, case: Case, seconds: float | None = None) -> None:
         with self.lock:
             if event == "done":
                 self.done += 1
             elapsed = time.perf_counter() - self.start
             eta = elapsed / self.done * (self.total - self.done) if self.done else None
             if self.progress is not None:
-                self.progress(event, case, self.done, self.total, eta)
+                self.progress(event, case, self.done, self.total, seconds if event == "working" else eta)
+
+
+@contextlib.contextmanager
+def _heartbeat(beat: Callable[[float], None] | None, every: float | None = None) -> Iterator[None]:
+    """Call ``beat(seconds so far)`` every ``every`` seconds (default :data:`HEARTBEAT_SECONDS`)
+    until the block ends, from a daemon thread."""
+    if beat is None:
+        yield
+        return
+    period = HEARTBEAT_SECONDS if every is None else every
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def loop() -> None:
+        while not stop.wait(period):
+            beat(time.perf_counter() - start)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 class _Worker:
@@ -134,8 +189,14 @@ class _Worker:
             self.info = self.engine.info
         return self.engine
 
-    def run(self, project: Project, case: Case) -> CaseOutcome:
+    def run(
+        self, project: Project, case: Case, heartbeat: Callable[[float], None] | None = None
+    ) -> CaseOutcome:
         start = time.perf_counter()
+        with _heartbeat(heartbeat):
+            return self._run(project, case, start)
+
+    def _run(self, project: Project, case: Case, start: float) -> CaseOutcome:
         try:
             golden = evaluate_case(self.start(), case, self.timeout)
             path = golden_path(project, case.id)
@@ -187,7 +248,7 @@ def _run_workers(
                         return
                     case = queue.pop()
                 tracker.event("start", case)
-                outcome = worker.run(project, case)
+                outcome = worker.run(project, case, functools.partial(tracker.event, "working", case))
                 with lock:
                     outcomes.append(outcome)
                 tracker.event("done", case)

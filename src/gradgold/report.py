@@ -20,7 +20,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Report", "Row", "build_report", "operation_of", "render_html", "render_markdown", "render_plot"]
+__all__ = [
+    "DEFAULT_TITLE",
+    "Report",
+    "Row",
+    "build_report",
+    "operation_of",
+    "project_title",
+    "render_html",
+    "render_markdown",
+    "render_plot",
+]
+
+#: The report's title when the project does not name itself.
+DEFAULT_TITLE = "PyTorch gradient conformance"
+
+
+def project_title(root: Path) -> str:
+    """``<name>: PyTorch gradient conformance``, the name from ``[project] name`` in the project's
+    ``pyproject.toml`` (else the root directory's name)."""
+    import tomllib
+
+    try:
+        name = tomllib.loads((root / "pyproject.toml").read_text()).get("project", {}).get("name")
+    except (OSError, tomllib.TOMLDecodeError):
+        name = None
+    return f"{name or root.name}: {DEFAULT_TITLE}"
+
 
 #: Row statuses, worst first: how a quantity fared over all the points and modes checked.
 STATUSES = ("ERROR", "FAIL", "XPASS", "XFAIL", "PASS", "SKIP")
@@ -79,6 +105,14 @@ class Report:
         return sorted(
             {r.case_id for r in self.rows if r.status == "XFAIL" and (suite is None or r.suite == suite)}
         )
+
+    def unexpected(self) -> list[tuple[str, list[Row]]]:
+        """Cases with unexpected rows (FAIL, ERROR, XPASS), each with those rows, sorted."""
+        found: dict[str, list[Row]] = defaultdict(list)
+        for r in self.rows:
+            if r.status in ("FAIL", "ERROR", "XPASS"):
+                found[r.case_id].append(r)
+        return sorted(found.items())
 
     def count(self, status: str, suite: str | None = None) -> int:
         return sum(r.status == status for r in self.rows if suite is None or r.suite == suite)
@@ -188,15 +222,19 @@ _TABLE_HEAD = (
 )
 
 
-def render_markdown(report: Report, *, date: str, torch_version: str) -> str:
-    """The whole report as Markdown: headline, summary per family, discrepancies, full tables."""
+def render_markdown(
+    report: Report, *, date: str, torch_version: str, title: str = DEFAULT_TITLE, plot: str | None = None
+) -> str:
+    """The whole report as Markdown: headline, summary per family, discrepancies (recorded and
+    unexpected), full tables; ``plot`` (a path relative to the report) is shown under the headline."""
     out = [
-        "# PyTorch gradient conformance",
+        f"# {title}",
         "",
         f"torch {torch_version}, CPU; rendered {date} by `gradgold report` from the committed goldens.",
         "",
         f"**{headline(report)}**",
         "",
+        *([f"![Worst errors per family and dtype]({plot})", ""] if plot else []),
         "Errors are the worst over all points and modes: ULPs of the checked dtype at the reference, and",
         "relative error. A check passes within 64 ULPs (relative) plus 16 ULPs of the quantity's largest",
         "element, unless its case states another tolerance with evidence.",
@@ -219,11 +257,25 @@ def render_markdown(report: Report, *, date: str, torch_version: str) -> str:
         "## Discrepancies",
         "",
     ]
-    out += [f"- `{c}`: {_md(report.reasons.get(c, ''))}" for c in report.discrepancies()] or ["None."]
+    listed = [f"- `{c}`: {_md(report.reasons.get(c, ''))}" for c in report.discrepancies()]
+    listed += [f"- `{c}`: {_md(_unexpected_text(rows))}" for c, rows in report.unexpected()]
+    out += listed or ["None."]
     for s in report.suites():
         out += ["", f"## {s}", "", _TABLE_HEAD]
         out += [_md_row(r) for r in report.rows if r.suite == s]
     return "\n".join(out) + "\n"
+
+
+def _unexpected_text(rows: Sequence[Row]) -> str:
+    """What an unexpected row means and what to do, for the discrepancy list."""
+    parts = [
+        f"{r.status} {r.quantity} {r.dtype}" + (f" ({_num(r.max_ulp, '.3g')} ULPs)" if r.max_ulp else "")
+        for r in rows
+    ]
+    return (
+        f"**unexpected**: {', '.join(parts[:4])}{', ...' if len(parts) > 4 else ''}; torch disagrees with "
+        "the exact reference and no xfail= records it (`gradgold check` shows the report)"
+    )
 
 
 def _md(text: str) -> str:
@@ -240,17 +292,24 @@ def _md_row(r: Row) -> str:
 
 
 # --- HTML -------------------------------------------------------------------------------------
-def render_html(report: Report, *, date: str, torch_version: str) -> str:
+def render_html(
+    report: Report, *, date: str, torch_version: str, title: str = DEFAULT_TITLE, plot: str | None = None
+) -> str:
     """The same content as a standalone HTML page (rows coloured by status)."""
     esc = html.escape
     body = [
-        "<h1>PyTorch gradient conformance</h1>",
+        f"<h1>{esc(title)}</h1>",
         f"<p>torch {esc(torch_version)}, CPU; rendered {esc(date)} by <code>gradgold report</code>.</p>",
         f"<p><strong>{esc(headline(report))}</strong></p>",
+        *([f'<p><img src="{esc(plot)}" alt="Worst errors per family and dtype"></p>'] if plot else []),
         "<h2>Discrepancies</h2><ul>",
         *(
             f"<li><code>{esc(c)}</code>: {esc(report.reasons.get(c, ''))}</li>"
             for c in report.discrepancies()
+        ),
+        *(
+            f"<li><code>{esc(c)}</code>: {esc(_unexpected_text(rows).replace('**', ''))}</li>"
+            for c, rows in report.unexpected()
         ),
         "</ul>",
     ]
@@ -272,7 +331,7 @@ def render_html(report: Report, *, date: str, torch_version: str) -> str:
         "border:1px solid #ccc}.fail,.error,.xpass{background:#fcc}.xfail{background:#ffd}"
     )
     return (
-        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>gradgold conformance</title>'
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{esc(title)}</title>'
         f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
 
