@@ -54,20 +54,40 @@ def test_invalid_declarations_name_the_case_and_the_fix(kwargs: dict, message: s
     assert "test_cases.py" in str(err.value)
 
 
-def test_parameter_names_must_be_wl_symbols() -> None:
-    def f(x_1):
-        return x_1
+def test_parameter_names_are_mapped_to_wl_symbols_by_one_rule() -> None:
+    def f(axis_angle, x_1, C, Gamma, W):
+        return axis_angle
 
-    with pytest.raises(
-        gg.CaseError, match=r"parameter 'x_1' is not usable as a Wolfram Language symbol.*x11"
-    ):
-        gg.case(wolfram="x", points=[{"x_1": 1.0}])(f)
+    point = {"axis_angle": 1.0, "x_1": 1.0, "C": 1.0, "Gamma": 1.0, "W": 1.0}
+    c = gg.case(wolfram="axisAngle + x1 + c + gamma + W", points=[point])(f)
+    assert c.params == ("axis_angle", "x_1", "C", "Gamma", "W")
+    assert c.wl_names == {"axis_angle": "axisAngle", "x_1": "x1", "C": "c", "Gamma": "gamma", "W": "W"}
 
-    def g(N):
-        return N
 
-    with pytest.raises(gg.CaseError, match="parameter 'N'"):
-        gg.case(wolfram="N", points=[{"N": 1.0}])(g)
+def test_parameter_names_that_collide_in_wl_are_refused_at_the_case_line() -> None:
+    def f(axis_angle, axisAngle):
+        return axis_angle
+
+    with pytest.raises(gg.CaseError) as err:
+        gg.case(wolfram="axisAngle", points=[{"axis_angle": 1.0, "axisAngle": 1.0}])(f)
+    line = err.traceback[0].lineno  # 0-based line of the gg.case(...) call in this file
+    assert (
+        f"test_cases.py:{line + 1}: case 'f': parameters 'axis_angle' and 'axisAngle' would both be "
+        in str(err.value)
+    )
+    assert "wrap the function" in str(err.value)
+
+
+def test_parameters_with_defaults_may_be_left_out_and_later_ones_go_by_keyword() -> None:
+    def loss(input, target, reduction="mean", pos_weight=None, *, scale=1.0):
+        return (input, target, reduction, pos_weight, scale)
+
+    c = gg.case(wolfram="1", points=[{"input": 1.0, "target": 2.0, "pos_weight": 3.0, "scale": 4.0}])(loss)
+    assert c.params == ("input", "target", "pos_weight", "scale")
+    assert c.wl_names["pos_weight"] == "posWeight"
+    assert c(1, 2, 3, 4) == (1, 2, "mean", 3, 4)
+    prefix = gg.case(wolfram="1", points=[{"input": 1.0, "target": 2.0}])(loss)
+    assert prefix.fn is loss
 
 
 def test_uniform_is_reproducible_and_on_the_float32_grid() -> None:
@@ -214,5 +234,5 @@ def test_unary_binds_another_parameter_name_and_complex_points() -> None:
 def test_unary_errors_point_at_the_declaring_line() -> None:
     import torch
 
-    with pytest.raises(gg.CaseError, match=r"test_cases.py: case 'bad name'"):
+    with pytest.raises(gg.CaseError, match=r"test_cases.py:\d+: case 'bad name'"):
         gg.unary("bad name", "Exp[x]", torch.exp, [1.0])

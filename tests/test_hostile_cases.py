@@ -60,10 +60,13 @@ def test_duplicate_ids_are_refused(tmp_path: Path) -> None:
         load_cases(project)
 
 
-@pytest.mark.parametrize("param", ["x_1", "N", "_x"])
-def test_parameter_that_is_not_a_wl_symbol(param: str) -> None:
+@pytest.mark.parametrize(
+    ("param", "reason"),
+    [("\u00e9t\u00e9", "only ASCII letters"), ("__", "underscores only")],
+)
+def test_parameter_that_cannot_be_a_wl_symbol(param: str, reason: str) -> None:
     fn: Callable[..., Any] = eval(f"lambda {param}: {param}")
-    with pytest.raises(CaseError, match=f"parameter '{param}' is not usable as a Wolfram Language symbol"):
+    with pytest.raises(CaseError, match=f"parameter '{param}': .*{reason}.*wrap the function"):
         gg.case(wolfram="1", points=[{param: 1.0}], name="c")(fn)
 
 

@@ -131,3 +131,15 @@ def test_branches_are_resolved_per_point() -> None:
 
 def xy(x, y):
     return x
+
+
+def test_program_binds_mapped_parameter_names_and_exact_decimals() -> None:
+    def g(axis_angle, C):
+        return axis_angle
+
+    c = gg.case(wolfram="1.055 axisAngle^2 + c", points=[{"axis_angle": [1.0, 2.0], "C": 0.5}])(g)
+    text = build_program(c, c.points).text
+    binds = "{axisAngle -> {gg$axisAngle$1, gg$axisAngle$2}, c -> gg$c}"
+    assert f"ggH = Hold[(211/200) axisAngle^2 + c] /. {binds} //. " in text
+    assert "ggV = {gg$axisAngle$1, gg$axisAngle$2, gg$c};" in text
+    assert "gg$c -> 1/2" in text

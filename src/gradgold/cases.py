@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import inspect
 import itertools
@@ -22,6 +23,7 @@ import numpy.typing as npt
 
 from .errors import CaseError
 from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
+from .wlsource import exact_decimals, wl_names
 
 __all__ = ["FORMAT_VERSION", "Case", "Point", "case", "f32", "unary", "uniform"]
 
@@ -36,10 +38,6 @@ DEFAULT_COMPLEX_DTYPES: tuple[str, ...] = ("complex128", "complex64")
 DTYPE_NAMES: tuple[str, ...] = (*GRID_NAMES, *COMPLEX_PARTS)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_WL_SYMBOL = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
-# Single capitals that are System` symbols in the Wolfram Language: binding them would rewrite
-# the language itself (``N``, ``D``) or a constant (``E``, ``I``).
-_WL_RESERVED = frozenset({"C", "D", "E", "I", "K", "N", "O"})
 
 #: One input point: parameter name -> float64 array (0-d for scalars; a complex parameter of shape S
 #: is held as its real and imaginary parts, shape S + (2,), like ``torch.view_as_real``).
@@ -74,6 +72,12 @@ class Case:
     suite: str = ""
     #: The line of ``source`` that declared the case (0: unknown), where reports point.
     line: int = 0
+
+    @property
+    def wl_names(self) -> dict[str, str]:
+        """Each parameter's symbol in ``wolfram=`` (see :func:`gradgold.wlsource.wl_name`: itself,
+        or camelCase for ``axis_angle``, lower case first for ``C``)."""
+        return wl_names(self.params)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -138,6 +142,10 @@ class Case:
             doc["complex"] = list(self.complex_params)
         if self.complex_output:
             doc["complex_output"] = True
+        if any(p != w for p, w in self.wl_names.items()):
+            doc["wl_names"] = self.wl_names
+        if exact_decimals(self.wolfram) != self.wolfram:
+            doc["exact_decimals"] = 1  # the program evaluates decimals as exact (a format change)
         blob = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -306,11 +314,11 @@ def _declare(
     built = _resolve_complex(built, spec.dtypes, spec.complex_output)
     reasons = {"*": spec.xfail} if isinstance(spec.xfail, str) else dict(spec.xfail or {})
     order, projections = spec.order, spec.projections
+    where = _where(built.source, built.line, built.name)
     if not 1 <= order <= 4:
-        raise CaseError(f"{built.source}: case {built.name!r}: order={order}; use 1 to 4")
+        raise CaseError(f"{where}: order={order}; use 1 to 4")
     if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
-        raise CaseError(f"{built.source}: case {built.name!r}: xfail= needs a reason for each dtype")
-    where = f"{built.source}: case {built.name!r}"
+        raise CaseError(f"{where}: xfail= needs a reason for each dtype")
     _check_modes_and_xfail(where, spec.modes, spec.require_modes, reasons)
     if projections < 0 or (not spec.full_jacobian and projections == 0):
         raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
@@ -405,7 +413,7 @@ def _round32(value: Any) -> Any:
 
 def _resolve_complex(built: Case, dtypes: Sequence[str] | None, complex_output: bool | None) -> Case:
     """Default dtypes and output kind from the inputs; complex dtypes need complex inputs."""
-    where = f"{built.source}: case {built.name!r}"
+    where = _where(built.source, built.line, built.name)
     cplx = bool(built.complex_params)
     chosen = tuple(dtypes) if dtypes is not None else (DEFAULT_COMPLEX_DTYPES if cplx else DEFAULT_DTYPES)
     real = [d for d in chosen if d not in COMPLEX_PARTS]
@@ -450,7 +458,7 @@ def _build(
     :func:`_resolve_complex`)."""
     source = site[0] if site[1] else _source_of(fn)
     cname = str(spec.name or getattr(fn, "__name__", ""))
-    where = f"{source}: case {cname!r}"
+    where = _where(source, site[1], cname)
     if not valid_name(cname):
         raise CaseError(
             f"{where}: invalid case name; use letters, digits, '_', '.', '-' "
@@ -461,7 +469,7 @@ def _build(
         raise CaseError(f"{where}: wolfram= must be a non-empty Wolfram Language expression")
     if isinstance(points, Mapping):
         raise CaseError(f"{where}: points= must be a list of mappings, e.g. points=[{{...}}]")
-    params = params or _params_of(fn, where, points)
+    params, call = _params_of(fn, where, points, params)
     unknown = [d for d in dtypes or () if d not in DTYPE_NAMES]
     if unknown:
         raise CaseError(f"{where}: unknown dtype {unknown[0]!r}; use one of {', '.join(DTYPE_NAMES)}")
@@ -481,7 +489,7 @@ def _build(
                 )
     return Case(
         name=cname,
-        fn=fn,
+        fn=call,
         wolfram=wolfram,
         params=params,
         shapes=shapes,
@@ -502,39 +510,77 @@ def _source_of(fn: Callable[..., Any]) -> str:
         return "<unknown>"
 
 
-def _params_of(fn: Callable[..., Any], where: str, points: Sequence[Any]) -> tuple[str, ...]:
-    """The parameter names, each of which must also be a Wolfram Language symbol; from the first
-    point's keys where Python cannot read the function's signature (a builtin like ``torch.exp``)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError) as exc:
-        first = points[0] if points else None
-        if isinstance(first, Mapping) and first:
-            return _checked_names([str(k) for k in first], where)
-        raise CaseError(
-            f"{where}: cannot read the function's parameters ({exc}); give points=[{{name: value}}] "
-            "naming them, or wrap it: lambda x: fn(x)"
-        ) from exc
-    names = []
-    for p in sig.parameters.values():
-        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
-            raise CaseError(f"{where}: parameter {p.name!r} must be a plain positional parameter")
-        names.append(p.name)
-    return _checked_names(names, where)
+def _where(source: str, line: int, name: str) -> str:
+    """``file:line: case 'name'``: where a message about a case points (the declaration)."""
+    return f"{source}:{line}: case {name!r}" if line else f"{source}: case {name!r}"
 
 
-def _checked_names(names: list[str], where: str) -> tuple[str, ...]:
-    """Every name must be a Wolfram Language symbol: the reference is written over them."""
-    for name in names:
-        if not _WL_SYMBOL.match(name) or name in _WL_RESERVED:
-            raise CaseError(
-                f"{where}: parameter {name!r} is not usable as a Wolfram Language symbol "
-                "(letters and digits only, starting with a letter, not one of C D E I K N O); "
-                f"rename it, e.g. {re.sub(r'[^A-Za-z0-9]', '', name).lower() or 'x'}1"
-            )
+def _params_of(
+    fn: Callable[..., Any], where: str, points: Sequence[Any], given: tuple[str, ...] | None = None
+) -> tuple[tuple[str, ...], Callable[..., Any]]:
+    """The inputs of a case and how to call ``fn`` with them positionally, in that order.
+
+    ``given``: the names a family binds (``gg.unary``). With a signature: the parameters the first
+    point names, in the signature's order; the others keep their defaults (one without a default
+    is an input all the same, which the points then lack). Without one (a builtin such as
+    ``torch.exp``): the first point's keys, in its order, passed positionally. Each name must map
+    to a Wolfram Language symbol (:func:`gradgold.wlsource.wl_name`)."""
+    first = points[0] if isinstance(points, Sequence) and points else None
+    named = [str(k) for k in first] if isinstance(first, Mapping) else None
+    if given:
+        names, call = given, fn
+    else:
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError) as exc:
+            if not named:
+                raise CaseError(
+                    f"{where}: cannot read the function's parameters ({exc}); give "
+                    "points=[{name: value}] naming them, or wrap it: lambda x: fn(x)"
+                ) from exc
+            names, call = tuple(named), fn
+        else:
+            names, call = _from_signature(fn, sig, named)
     if not names:
         raise CaseError(f"{where}: the function takes no parameters; a case needs at least one input")
-    return tuple(names)
+    try:
+        wl_names(names)
+    except ValueError as exc:
+        raise CaseError(
+            f"{where}: {exc}; such a parameter cannot be written in wolfram= (wrap the function: "
+            "lambda x, y: f(x, y))"
+        ) from None
+    return names, call
+
+
+def _from_signature(
+    fn: Callable[..., Any], sig: inspect.Signature, named: list[str] | None
+) -> tuple[tuple[str, ...], Callable[..., Any]]:
+    """The signature's parameters the points name or that have no default (those without one when
+    the points are malformed, for :func:`_point` to report), and ``fn`` or an adapter passing the
+    later ones by keyword (keyword-only ones, and any after a parameter left to its default)."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    usable = [p for p in sig.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    wanted = set(named or ())
+    chosen = [p for p in usable if p.name in wanted or p.default is p.empty]
+    names = tuple(p.name for p in chosen)
+    n_positional = next(
+        (i for i, p in enumerate(chosen) if p.name != usable[i].name or p.kind not in kinds), len(chosen)
+    )
+    if n_positional == len(chosen):
+        return names, fn
+    return names, _by_keyword(fn, n_positional, names[n_positional:])
+
+
+def _by_keyword(fn: Callable[..., Any], n_positional: int, keywords: tuple[str, ...]) -> Callable[..., Any]:
+    """``fn`` called with a case's inputs in order: the first ``n_positional`` positionally, the
+    rest by name."""
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        return fn(*args[:n_positional], **dict(zip(keywords, args[n_positional:], strict=True)))
+
+    return call
 
 
 def _complex_params(points: Sequence[Any], params: tuple[str, ...]) -> tuple[str, ...]:

@@ -494,6 +494,11 @@ def _certify(case: Case, where: str, triple: Any) -> Quantity:
     floats, digits, certified = [], [], []
     for k, (a, b) in enumerate(zip(lo, hi, strict=True)):
         idx = np.unravel_index(k, lo_shape) if lo_shape else ()
+        if isinstance(a, float) or isinstance(b, float):  # a machine number came back
+            raise EvaluationError(
+                f"{where}, index {tuple(map(int, idx))}: machine-precision number {_wl_text(a)}; "
+                + _machine_cause(case)
+            )
         da, db = _real(where, idx, a), _real(where, idx, b)
         if da != 0:
             _check_precision(case, f"{where}, index {tuple(map(int, idx))}", precisions[k])
@@ -558,8 +563,24 @@ def _check_precision(case: Case, where: str, prec: Any) -> None:
         return
     raise EvaluationError(
         f"{where}: result has precision {_wl_text(prec)}, below the working precision "
-        f"{case.precision}; a machine-precision number (e.g. a literal 0.5) leaked into the "
-        "expression: write exact numbers (1/2) in wolfram="
+        f"{case.precision}; {_machine_cause(case)}"
+    )
+
+
+def _machine_cause(case: Case) -> str:
+    """What in ``wolfram=`` made a machine number, and the fix (decimal literals are exact, so it
+    is ``N`` without a precision, or ``MachinePrecision``, or a function that returns one)."""
+    from .wlsource import machine_sources
+
+    culprits = machine_sources(case.wolfram)
+    if culprits:
+        return (
+            f"the machine number comes from {', '.join(culprits)} in wolfram=: give N a precision "
+            "(N[x, 40]) or leave N out (the generator evaluates at its working precision)"
+        )
+    return (
+        "a machine-precision number leaked into the expression (decimal literals are exact, so a "
+        "function returned one): write the expression exactly"
     )
 
 

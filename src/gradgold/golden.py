@@ -206,7 +206,7 @@ _MAX_ENTRIES = 100_000
 _MAX_NDIM = 16
 _NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
 _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
-_PARAM = re.compile(r"[A-Za-z][A-Za-z0-9]*\Z")
+_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python parameter name (ASCII)
 
 
 def _regen(path: Path) -> str:

@@ -28,6 +28,7 @@ import numpy as np
 from .cases import Case, Point
 from .errors import CaseError
 from .exact import wl_rational
+from .wlsource import exact_decimals
 
 __all__ = [
     "REAL_RULES",
@@ -106,11 +107,12 @@ def entry_symbols(name: str, shape: tuple[int, ...]) -> str:
     return _nest(name, shape, ())
 
 
-def bound_value(case: Case, name: str) -> str:
-    """WL text of the value parameter ``name`` is bound to: its entry symbols, or for a complex
-    parameter (held as shape S + (2,)) the array over S of ``re + I im`` of its real entry symbols."""
-    shape = case.shapes[name]
-    if name not in case.complex_params:
+def bound_value(case: Case, param: str) -> str:
+    """WL text of the value parameter ``param`` is bound to: its entry symbols, or for a complex
+    parameter (held as shape S + (2,)) the array over S of ``re + I im`` of its real entry symbols.
+    Symbols are named after the parameter's WL name (``axis_angle``: ``gg$axisAngle``)."""
+    shape, name = case.shapes[param], case.wl_names[param]
+    if param not in case.complex_params:
         return entry_symbols(name, shape)
     return _nest(
         name,
@@ -145,8 +147,8 @@ def _flat_symbols(name: str, shape: tuple[int, ...]) -> list[str]:
 def _rules(case: Case, point: Point) -> str:
     """Rules replacing every entry symbol by the exact rational value of the point's float."""
     pairs = []
-    for p in case.params:
-        symbols = _flat_symbols(p, case.shapes[p])
+    for p, w in case.wl_names.items():
+        symbols = _flat_symbols(w, case.shapes[p])
         values = np.asarray(point[p], dtype=np.float64).ravel()
         pairs += [f"{s} -> {wl_rational(float(v))}" for s, v in zip(symbols, values, strict=True)]
     return "{" + ", ".join(pairs) + "}"
@@ -275,8 +277,9 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
     point near a branch boundary is refused.
     """
     strategy = resolve_strategy(case)
-    binds = ", ".join(f"{p} -> {bound_value(case, p)}" for p in case.params)
-    variables = ", ".join(s for p in case.params for s in _flat_symbols(p, case.shapes[p]))
+    names = case.wl_names
+    binds = ", ".join(f"{names[p]} -> {bound_value(case, p)}" for p in case.params)
+    variables = ", ".join(s for p in case.params for s in _flat_symbols(names[p], case.shapes[p]))
     p, q = case.precision, case.precision + GUARD_DIGITS
     branching = bool(_BRANCHING.search(case.wolfram))
     hypergeometric = bool(_HYPERGEOMETRIC.search(case.wolfram))
@@ -294,7 +297,7 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
         + (", ggCx, ggNH, ggCj, ggRI, ggCuts, ggOnCut, ggChecked" if split else "")
         + (", ggF21" if hypergeometric else "")
         + "},\n"
-        f"    ggH = Hold[{case.wolfram}] /. {{{binds}}} //. {REWRITES};\n"
+        f"    ggH = Hold[{exact_decimals(case.wolfram)}] /. {{{binds}}} //. {REWRITES};\n"
         + (_COMPLEX + _CUTS + _checked(case) if split else "")
         + (_F21 if hypergeometric else "")
         + ("" if branching else "    ggF = ReleaseHold[ggH];\n")
