@@ -116,7 +116,7 @@ def test_check_passes_and_json_has_the_records(
     assert run.returncode == 0, run.stdout
     assert "PASS  demo/vector [float32-reverse]" in run.stdout and "16 passed, 0 failed" in run.stdout
     records = [
-        json.loads(line) for line in gradgold(suite, "check", "demo/vector", "--json").stdout.splitlines()
+        json.loads(line) for line in gradgold(suite, "check", "demo/vector", "--jsonl").stdout.splitlines()
     ]
     assert {(r["dtype"], r["mode"], r["device"], r["quantity"]) for r in records} == {
         (d, m, "cpu", q)

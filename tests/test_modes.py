@@ -165,7 +165,7 @@ def test_cli_reports_modes_and_not_applicable(demo_suite: Path, tmp_path: Path) 
     assert "SKIP  demo/sine [float64-func]" in run.stdout
     assert "not applicable: mode forward cannot run this function (NotImplementedError: " in run.stdout
     assert "2 passed, 0 failed, 2 skipped" in run.stdout
-    records = gradgold_cli(tmp_path, "check", "demo/sine", "--mode", "func", "--json").stdout.splitlines()
+    records = gradgold_cli(tmp_path, "check", "demo/sine", "--mode", "func", "--jsonl").stdout.splitlines()
     assert records and all('"mode": "func"' in r and '"device": "cpu"' in r for r in records)
 
 

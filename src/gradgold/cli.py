@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from .errors import GradgoldError
+from .jsonout import dumps
 from .suite import Project, find_project, golden_path, golden_status, load_cases, orphans, select
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
@@ -147,7 +147,7 @@ def generate(
             "cases": [dataclasses.asdict(o) for o in outcomes],
             "counts": counts,
         }
-        click.echo(json.dumps(doc, indent=1))
+        click.echo(dumps(doc, indent=1))
     else:
         _print_generation(outcomes, info, jobs, quiet, verbose)
         click.echo(", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -231,7 +231,14 @@ def _print_generation(
     "--json",
     "as_json",
     is_flag=True,
-    help="Print one JSON record per case, dtype, mode, point and quantity.",
+    help='Print one JSON document: {"records": [one per case, dtype, mode, point and quantity], '
+    '"counts": {...}}. Non-finite numbers are the strings "nan", "inf", "-inf".',
+)
+@click.option(
+    "--jsonl",
+    "as_jsonl",
+    is_flag=True,
+    help="Print the same records as JSON Lines: one JSON object per line, for streaming tools.",
 )
 @click.option(
     "--junit-xml",
@@ -248,6 +255,7 @@ def check(
     modes: Sequence[str],
     device: str,
     as_json: bool,
+    as_jsonl: bool,
     junit_path: str | None,
     golden_dir: str | None,
 ) -> None:
@@ -260,6 +268,8 @@ def check(
     from .check import run_checks
     from .devices import device_problem
 
+    if as_json and as_jsonl:
+        _fail("--json prints one JSON document and --jsonl JSON Lines; give one of them")
     if device_problem(device).startswith("unknown device"):
         _fail(device_problem(device))
     try:
@@ -271,7 +281,10 @@ def check(
     if junit_path is not None:
         _write_junit(Path(junit_path), checks, time.perf_counter() - start)
     if as_json:
-        _print_check_records(checks)
+        click.echo(dumps({"records": _check_records(checks), "counts": _check_counts(checks)}, indent=1))
+    elif as_jsonl:
+        for record in _check_records(checks):
+            click.echo(dumps(record))
     else:
         _print_check_lines(checks)
     if any(c.problem for c in checks):
@@ -279,17 +292,27 @@ def check(
     sys.exit(EXIT_OK if all(c.passed for c in checks) else EXIT_MISMATCH)
 
 
-def _print_check_records(checks: Sequence[Any]) -> None:
-    """One JSON record per quantity (``mode`` and ``device`` included); one per check that could
-    not compare anything, with its ``error`` or ``skipped`` reason."""
+def _check_records(checks: Sequence[Any]) -> list[dict[str, Any]]:
+    """One record per quantity (``mode`` and ``device`` included); one per check that could not
+    compare anything, with its ``error`` or ``skipped`` reason."""
+    records: list[dict[str, Any]] = []
     for c in checks:
         head = {"id": c.case_id, "dtype": c.dtype, "mode": c.mode, "device": c.device}
         if c.problem:
-            click.echo(json.dumps(head | {"passed": False, "error": c.problem}))
+            records.append(head | {"passed": False, "error": c.problem})
         elif c.skipped:
-            click.echo(json.dumps(head | {"passed": True, "skipped": c.skipped}))
-        for r in c.results:
-            click.echo(json.dumps(r.record() | {"xfail": c.expected_failure or None}))
+            records.append(head | {"passed": True, "skipped": c.skipped})
+        records += [r.record() | {"xfail": c.expected_failure or None} for r in c.results]
+    return records
+
+
+def _check_counts(checks: Sequence[Any]) -> dict[str, int]:
+    """Checks by status, as the text output's last line counts them (``failed``: all the rest)."""
+    counts = {name: sum(c.status == s for c in checks) for s, name in _COUNTED.items()}
+    return {"checks": len(checks), "failed": len(checks) - sum(counts.values())} | counts
+
+
+_COUNTED = {"PASS": "passed", "XFAIL": "xfailed", "SKIP": "skipped"}
 
 
 def _print_check_lines(checks: Sequence[Any]) -> None:
@@ -386,9 +409,12 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
         _fail(str(exc))
     doc = _golden_doc(golden)
     if as_json:
-        click.echo(json.dumps(doc, indent=1))
+        click.echo(dumps(doc, indent=1))
         return
     click.echo(f"{doc['id']}: {doc['wolfram']}")
+    renamed = [f"{p} is {w}" for p, w in doc["wl_names"].items() if p != w]
+    if renamed:
+        click.echo(f"parameters written differently in wolfram=: {', '.join(renamed)}")
     click.echo(f"engine: {doc['engine']['name']}, {doc['engine']['version']}; precision {doc['precision']}")
     cplx = set(golden.meta.get("complex", []))
     if cplx or golden.meta.get("complex_output"):
@@ -428,7 +454,10 @@ def _variable_names(golden: Any) -> list[str]:
 
 
 def _golden_doc(golden: Any) -> dict[str, Any]:
-    """The JSON view of a golden; ``points`` are those of the float64 grid."""
+    """The JSON view of a golden; ``points`` are those of the float64 grid; ``wl_names`` each
+    parameter's symbol in ``wolfram=``."""
+    from .wlsource import wl_names
+
     meta = golden.meta
     grids = {}
     for name, data in golden.grids.items():
@@ -447,9 +476,15 @@ def _golden_doc(golden: Any) -> dict[str, Any]:
             }
             for i in range(data.n_points)
         ]
+    params = [str(p) for p, _ in meta.get("params", [])]
+    try:
+        names = wl_names(params)
+    except ValueError:
+        names = {p: p for p in params}
     return {
         "id": meta["id"],
         "wolfram": meta["wolfram"],
+        "wl_names": names,
         "engine": meta["engine"],
         "precision": meta["precision"],
         "fingerprint": meta["fingerprint"],
