@@ -236,3 +236,13 @@ def test_unary_errors_point_at_the_declaring_line() -> None:
 
     with pytest.raises(gg.CaseError, match=r"test_cases.py:\d+: case 'bad name'"):
         gg.unary("bad name", "Exp[x]", torch.exp, [1.0])
+
+
+def test_errors_about_a_library_function_point_at_the_case_not_the_library() -> None:
+    import torch.nn.functional as F
+
+    with pytest.raises(gg.CaseError) as err:
+        gg.case(wolfram="input", points=[{"input": "a"}], name="leaky")(F.leaky_relu)
+    line = err.traceback[0].lineno + 1
+    assert str(err.value).startswith(f"{__file__}:{line}: case 'leaky', point 0: input='a' is not a real")
+    assert "functional.py" not in str(err.value)
