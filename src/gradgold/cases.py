@@ -30,6 +30,10 @@ __all__ = ["FORMAT_VERSION", "Case", "Point", "case", "f32", "unary", "uniform"]
 #: Version of the golden file format; part of every fingerprint.
 FORMAT_VERSION = 1
 
+#: How a golden's numbers may be computed: "rigorous" demands gradgold's ball-arithmetic evaluator,
+#: "symbolic"/"substituted" the engine's programs, "auto" the evaluator wherever it supports the case.
+STRATEGIES: tuple[str, ...] = ("auto", "rigorous", "symbolic", "substituted")
+
 #: Dtypes the checker runs by default.
 DEFAULT_DTYPES: tuple[str, ...] = ("float64", "float32")
 #: ... and for a case with a complex input.
@@ -220,7 +224,9 @@ def case(
     v' H v for order >= 2), computed from the univariate f(x0 + t v): what a large input can afford
     when a full Jacobian cannot be, which ``full_jacobian=False`` then skips. ``strategy`` picks how
     derivatives are computed: "symbolic" (D, then substitute), "substituted" (substitute
-    high-precision numbers, then differentiate along each direction), or "auto" (by size).
+    high-precision numbers, then differentiate along each direction), "rigorous" (gradgold's own
+    ball-arithmetic evaluator, no engine: every stored float64 is proven), or "auto" (the rigorous
+    evaluator wherever it implements every head of the case, else the engine by size).
     ``modes``/``require_modes`` restrict the checker's execution modes or demand that a mode
     applies; ``expect={point: {quantity: value}}`` declares the result torch must give at a point
     where the derivative does not exist (a subgradient, "nan", "inf"), checked exactly.
@@ -322,8 +328,10 @@ def _declare(
     _check_modes_and_xfail(where, spec.modes, spec.require_modes, reasons)
     if projections < 0 or (not spec.full_jacobian and projections == 0):
         raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
-    if spec.strategy not in ("auto", "symbolic", "substituted"):
-        raise CaseError(f"{where}: strategy={spec.strategy!r}; use 'auto', 'symbolic' or 'substituted'")
+    if spec.strategy not in STRATEGIES:
+        raise CaseError(
+            f"{where}: strategy={spec.strategy!r}; use 'auto', 'rigorous', 'symbolic' or 'substituted'"
+        )
     n_vars = sum(math.prod(s) for s in built.shapes.values())
     if order >= 3 and n_vars**order > 4096:
         raise CaseError(

@@ -194,6 +194,8 @@ def _print_generation(
         line = f"{o.status:>9}  {o.case_id}"
         if o.seconds:
             line += f"  ({o.seconds:.1f} s)"
+        if getattr(o, "evaluator", ""):
+            line += f"  [{o.evaluator}]"
         click.echo(line)
         if o.reason:
             click.echo(f"           {o.reason}")
@@ -622,6 +624,12 @@ def _filter_ids(every: Sequence[str], ids: Sequence[str]) -> list[str]:
 @click.option(
     "--offline", is_flag=True, help="Only check each golden's internal consistency; start no engine."
 )
+@click.option(
+    "--rigorous",
+    is_flag=True,
+    help="Recompute with gradgold's rigorous ball-arithmetic evaluator alone (no kernel, no Mathics): "
+    "every stored float64 must be the proven one. Cases it does not support are listed as skipped.",
+)
 @golden_dir_option
 def verify(
     ids: Sequence[str],
@@ -629,11 +637,13 @@ def verify(
     embedded: bool,
     engine: str | None,
     offline: bool,
+    rigorous: bool,
     golden_dir: str | None,
 ) -> None:
     """Verify committed goldens: internal consistency without any engine (stored floats round the
     stored digits, fingerprints, certified digits, inputs), then, unless --offline, recompute them
-    with an engine and report the digits of agreement. Exit 1 if any check fails."""
+    with an engine (or with --rigorous, the ball-arithmetic evaluator) and report the digits of
+    agreement. Exit 1 if any check fails."""
     from .verify import reverify, verify_offline
 
     if engine == "wolfram" and not embedded:
@@ -643,6 +653,8 @@ def verify(
         _fail("--kernel and --embedded both name an engine; give one of them")
     if offline and (kernel is not None or embedded):
         _fail("--offline starts no engine; drop --kernel/--embedded, or drop --offline")
+    if rigorous and (kernel is not None or embedded or offline):
+        _fail("--rigorous recomputes without any engine; drop --kernel/--embedded/--engine/--offline")
     try:
         project = _project(golden_dir)
         cases = select(load_cases(project), ids)
@@ -652,7 +664,17 @@ def verify(
             for f in found:
                 click.echo(f"      {f.message}")
         failed = sum(bool(found) for found in findings.values())
-        if not offline:
+        if rigorous:
+            from .verify import reverify_rigorous
+
+            checked, skipped = reverify_rigorous(project, cases)
+            click.echo("evaluator: gradgold rigorous (ball arithmetic, python-flint)")
+            for a in checked:
+                click.echo(f"{'OK' if a.passed else 'FAIL':<4}  {a.message}")
+            for line in skipped:
+                click.echo(f"SKIP  {line}")
+            failed += sum(not a.passed for a in checked)
+        elif not offline:
             agreements, info = reverify(project, cases, kernel=kernel, embedded=embedded)
             if info is not None:
                 click.echo(f"engine: {info.name}, {info.version} ({info.path})")

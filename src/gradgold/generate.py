@@ -56,6 +56,8 @@ class CaseOutcome:
     status: str
     seconds: float = 0.0
     reason: str = ""
+    #: "rigorous" when gradgold's ball-arithmetic evaluator computed it ("" for the engine).
+    evaluator: str = ""
 
 
 #: Called as ``progress(event, case, done, total, seconds)``: event "start" (``seconds`` the time
@@ -119,9 +121,11 @@ def generate(
             else:
                 todo.append(c)
         info = None
+        tracker = _Tracker(len(todo), progress)
+        rigorous, todo = _run_rigorous(project, todo, tracker)
+        outcomes += rigorous
         if todo:
             path, kind = locate_kernel(kernel, embedded)
-            tracker = _Tracker(len(todo), progress)
             workers = [
                 _Worker(path, kind, timeout, startup_timeout) for _ in range(max(1, min(jobs, len(todo))))
             ]
@@ -130,6 +134,89 @@ def generate(
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
     return outcomes, info
+
+
+def _run_rigorous(
+    project: Project, todo: list[Case], tracker: _Tracker
+) -> tuple[list[CaseOutcome], list[Case]]:
+    """Evaluate with the rigorous evaluator every case it supports whose strategy allows it; return
+    their outcomes and the cases left for the engine (strategy="auto" falls back by name)."""
+    wanted = [c for c in todo if c.strategy in ("auto", "rigorous")]
+    if not wanted:
+        return [], todo
+    try:
+        from .rigorous.reference import RigorousUnsupported, rigorous_golden_of
+    except ImportError as exc:  # python-flint missing: the engine computes "auto" cases
+        reason = f"the rigorous evaluator needs python-flint ({exc}); pip install 'gradgold[rigorous]'"
+        failed = [
+            CaseOutcome(c.id, "failed", 0.0, f"{c.source}: case {c.id}: {reason}", "rigorous")
+            for c in wanted
+            if c.strategy == "rigorous"
+        ]
+        return failed, [c for c in todo if c.strategy != "rigorous"]
+    outcomes: list[CaseOutcome] = []
+    engine: list[Case] = []
+    for c in todo:
+        if c.strategy not in ("auto", "rigorous"):
+            engine.append(c)
+            continue
+        start = time.perf_counter()
+        try:
+            golden = rigorous_golden_of(c)
+        except RigorousUnsupported as exc:
+            if c.strategy == "auto":
+                engine.append(c)
+                continue
+            reason = f"{exc}; use strategy='auto' (the engine)"
+            outcomes.append(CaseOutcome(c.id, "failed", time.perf_counter() - start, reason, "rigorous"))
+            continue
+        except EvaluationError as exc:
+            tracker.event("start", c)
+            outcomes.append(CaseOutcome(c.id, "failed", time.perf_counter() - start, str(exc), "rigorous"))
+            tracker.event("done", c)
+            continue
+        tracker.event("start", c)
+        outcomes.append(_write_rigorous(project, c, golden, time.perf_counter() - start))
+        tracker.event("done", c)
+    return outcomes, engine
+
+
+def _write_rigorous(project: Project, case: Case, golden: Golden, seconds: float) -> CaseOutcome:
+    """Write a rigorous golden, unless the existing golden of the same case holds the very same
+    float64s (then its bytes, and the record of the engine that made it, are kept)."""
+    path = golden_path(project, case.id)
+    if _same_numbers(project, case, golden):
+        return CaseOutcome(case.id, "unchanged", seconds, evaluator="rigorous")
+    try:
+        written = write_golden(path, golden)
+    except OSError as exc:
+        reason = (
+            f"{case.source}: case {case.id}: cannot write {path} ({exc}); the previous golden is unchanged; "
+            "free disk space or make the golden directory writable, then rerun"
+        )
+        return CaseOutcome(case.id, "failed", seconds, reason, "rigorous")
+    return CaseOutcome(case.id, "generated" if written else "unchanged", seconds, evaluator="rigorous")
+
+
+def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
+    path = golden_path(project, case.id)
+    if not path.exists():
+        return False
+    try:
+        old = read_golden(path, root=project.golden_dir)
+    except GoldenError:
+        return False
+    if old.fingerprint != case.fingerprint() or set(old.grids) != set(fresh.grids):
+        return False
+    for grid, data in old.grids.items():
+        new = fresh.grids[grid]
+        if set(data.numbers) != set(new.numbers):
+            return False
+        for q, arr in data.numbers.items():
+            other = np.ascontiguousarray(new.numbers[q], dtype=np.float64)
+            if arr.shape != other.shape or np.ascontiguousarray(arr).tobytes() != other.tobytes():
+                return False
+    return True
 
 
 class _Tracker:

@@ -82,7 +82,7 @@ def resolve_strategy(case: Case) -> str:
             f"{case.source}: case {case.id}: strategy='substituted' computes first derivatives and "
             "projections only; use strategy='symbolic' (or 'auto') for full Hessians"
         )
-    if case.strategy != "auto":
+    if case.strategy not in ("auto", "rigorous"):
         return case.strategy
     return "symbolic" if full_high_order or case.n_vars <= SYMBOLIC_MAX_VARS else "substituted"
 

@@ -54,7 +54,7 @@ def if_boundary(x):
     return torch.where(x > 0, torch.sin(x), x)
 
 
-@gg.case(wolfram="Zeta[x]", points=[{"x": 3.0}])
+@gg.case(wolfram="Zeta[x]", points=[{"x": 3.0}], strategy="symbolic")  # the engine's refusal
 def zeta(x):
     return x
 
@@ -83,6 +83,6 @@ def hyp2f1_substituted(x, y):
     return x * y
 
 
-@gg.case(wolfram="Hypergeometric2F1[x, 1/3, 3/2, 1/5]", points=[{"x": 0.5}])
+@gg.case(wolfram="Hypergeometric2F1[x, 1/3, 3/2, 1/5]", points=[{"x": 0.5}], strategy="symbolic")
 def hyp2f1_in_a(x):
     return x

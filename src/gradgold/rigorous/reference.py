@@ -1,0 +1,184 @@
+"""A case's golden from the rigorous evaluator: every quantity at every point as a proven ball,
+rounded to float64 only where the rounding is proven, with the working precision raised (up to a
+cap) until it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import flint
+import numpy as np
+from flint import ctx
+
+from ..cases import FORMAT_VERSION, Case, Point
+from ..errors import EvaluationError
+from .balls import NeedPrecision, Refusal
+from .derivatives import NeedTerms, quantity_balls
+from .evaluate import Unsupported, unsupported_heads
+from .parser import WLSyntaxError, parse
+from .rounding import round_ball
+from .tree import Expr, full_form
+
+__all__ = [
+    "EVALUATOR",
+    "MAX_BITS",
+    "RigorousUnsupported",
+    "held_tree",
+    "rigorous_golden",
+    "rigorous_golden_of",
+    "support_problem",
+]
+
+#: The name goldens record for this evaluator (metadata ``evaluator``).
+EVALUATOR = "rigorous"
+
+#: The highest working precision, in bits, before a quantity is refused.
+MAX_BITS = 8192
+
+#: Terms a removable singularity may consume before the point counts as a pole.
+MAX_GUARD = 4
+
+
+class RigorousUnsupported(EvaluationError):
+    """The case uses something the rigorous evaluator does not implement (by name): another
+    evaluator (the engine) must compute it."""
+
+
+def held_tree(case: Case) -> Expr:
+    """The held tree of the case's ``wolfram=`` text, or :class:`RigorousUnsupported`."""
+    where = f"{case.source}: case {case.id}"
+    try:
+        tree = parse(case.wolfram)
+    except WLSyntaxError as exc:
+        raise RigorousUnsupported(f"{where}: the rigorous evaluator cannot parse wolfram=: {exc}") from exc
+    return tree
+
+
+def support_problem(case: Case) -> str:
+    """Why the rigorous evaluator cannot take the case ("" when it can try)."""
+    if case.is_complex:
+        return "complex inputs or outputs are not supported by the rigorous evaluator yet"
+    try:
+        tree = held_tree(case)
+    except RigorousUnsupported as exc:
+        return str(exc)
+    unknown = unsupported_heads(tree)
+    if unknown:
+        return f"the rigorous evaluator does not implement {', '.join(unknown)}"
+    return ""
+
+
+def _start_bits(case: Case) -> int:
+    return int(case.precision * 3.33) + 64
+
+
+def rigorous_golden(
+    case: Case, unique: Sequence[Point], index: dict[str, list[int]]
+) -> tuple[dict[str, Any], Any]:
+    """(metadata, grids) of the case's golden; raises :class:`RigorousUnsupported` or
+    :class:`EvaluationError` (a refusal naming point, quantity and fix)."""
+    from ..generate import Quantity, _grid_data, _point_text
+
+    where = f"{case.source}: case {case.id}"
+    problem = support_problem(case)
+    if problem:
+        raise RigorousUnsupported(f"{where}: {problem}")
+    tree = held_tree(case)
+    per_point: list[dict[str, Quantity]] = []
+    for i, point in enumerate(unique):
+        here = f"{where}, evaluation point {i} ({_point_text(point)})"
+        per_point.append(_at_point(tree, case, point, here))
+    out_shape = per_point[0]["value"][0].shape
+    grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
+    meta: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "id": case.id,
+        "wolfram": case.wolfram,
+        "program": full_form(tree),
+        "engine": {"name": "gradgold-rigorous", "version": f"python-flint {flint.__version__}"},
+        "evaluator": EVALUATOR,
+        "precision": case.precision,
+        "min_digits": case.min_digits,
+        "fingerprint": case.fingerprint(),
+        "params": [[p, list(case.shapes[p])] for p in case.params],
+        "out_shape": list(out_shape),
+        "grids": list(index),
+        "n_points": len(case.points),
+        "dtypes": list(case.dtypes),
+    }
+    if case.order != 1:
+        meta["order"] = case.order
+    if case.projections:
+        meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
+    return meta, grids
+
+
+def rigorous_golden_of(case: Case) -> Any:
+    """The case's :class:`~gradgold.golden.Golden` computed by the rigorous evaluator alone."""
+    from ..generate import evaluation_points
+    from ..golden import Golden
+
+    unique, index = evaluation_points(case)
+    meta, grids = rigorous_golden(case, unique, index)
+    return Golden(meta=meta, grids=grids, directions=case.directions() if case.projections else None)
+
+
+def _at_point(tree: Expr, case: Case, point: Point, here: str) -> dict[str, Any]:
+    bits, guard = _start_bits(case), 0
+    old_prec, old_cap = ctx.prec, ctx.cap
+    last = ""
+    try:
+        while True:
+            ctx.prec = bits
+            try:
+                balls = quantity_balls(tree, case, point, guard)
+                return _rounded(case, balls, here)
+            except NeedTerms:
+                if guard >= MAX_GUARD:
+                    raise EvaluationError(
+                        f"{here}: a division by 0 that is not a removable singularity (a pole); move "
+                        "the point, or state the result torch must give there with expect="
+                    ) from None
+                guard += 1
+            except NeedPrecision as exc:
+                last = str(exc)
+                if bits >= MAX_BITS:
+                    raise EvaluationError(
+                        f"{here}: {last}, even at {MAX_BITS} bits of working precision; the value is "
+                        "too close to a float64 rounding boundary, a branch boundary or 0 to decide; "
+                        "move the point, or rewrite the expression in a stable form"
+                    ) from None
+                bits *= 2
+            except Refusal as exc:
+                raise EvaluationError(f"{here}: {exc}") from None
+            except Unsupported as exc:
+                detail = f" ({exc.detail})" if exc.detail else ""
+                raise RigorousUnsupported(
+                    f"{here}: the rigorous evaluator does not implement {exc.head}{detail}"
+                ) from None
+            except (ZeroDivisionError, ValueError) as exc:
+                raise EvaluationError(f"{here}: {exc}; move the point") from None
+    finally:
+        ctx.prec, ctx.cap = old_prec, old_cap
+
+
+def _rounded(case: Case, balls: dict[str, tuple[tuple[int, ...], list[Any]]], here: str) -> dict[str, Any]:
+    out = {}
+    for name, (shape, items) in balls.items():
+        floats, digits, certified = [], [], []
+        for k, ball in enumerate(items):
+            idx = tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
+            f, d, n = round_ball(ball, case.precision, f"{here}, quantity {name}, index {idx}")
+            if n < case.min_digits:
+                raise NeedPrecision(f"{here}, quantity {name}, index {idx}: only {n} digits certified")
+            floats.append(f)
+            digits.append(d)
+            certified.append(n)
+        out[name] = (
+            np.array(floats, dtype=np.float64).reshape(shape),
+            np.array(digits, dtype=np.str_).reshape(shape),
+            np.array(certified, dtype=np.int16).reshape(shape),
+        )
+    return out

@@ -1,0 +1,260 @@
+"""The rigorous evaluator: parsing, proven rounding, derivatives, refusals, and verify --rigorous."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import mpmath
+import numpy as np
+import pytest
+from flint import arb, ctx
+
+import gradgold as gg
+from gradgold.errors import EvaluationError
+from gradgold.golden import Golden, read_golden, write_golden
+from gradgold.rigorous.balls import NeedPrecision
+from gradgold.rigorous.parser import WLSyntaxError, parse
+from gradgold.rigorous.reference import RigorousUnsupported, rigorous_golden_of, support_problem
+from gradgold.rigorous.rounding import exact_tie, round_ball
+from gradgold.rigorous.tree import full_form
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _case(wolfram: str, points: list[dict[str, Any]], **kw: Any) -> gg.Case:
+    params = ", ".join(points[0])
+    scope: dict[str, Any] = {}
+    exec(f"def t({params}):\n    return 0", scope)
+    return gg.case(wolfram=wolfram, points=points, **kw)(scope["t"])
+
+
+def _numbers(case: gg.Case, q: str = "value") -> np.ndarray:
+    return rigorous_golden_of(case).grids["float64"].numbers[q]
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "form"),
+    [
+        ("x - y/2", "Plus[x, Times[-1, Times[y, Power[2, -1]]]]"),
+        ("-x^2", "Times[-1, Power[x, 2]]"),
+        ("1.055 x", "Times[Rational[211, 200], x]"),
+        ("2 (a + b)", "Times[2, Plus[a, b]]"),
+        ("x[[1 ;; 2]]", "Part[x, Span[1, 2]]"),
+        ("f[g[x]][[2]]", "Part[f[g[x]], 2]"),
+        ("Exp[#] & /@ v", "Map[Function[Exp[Slot[1]]], v]"),
+        ('Norm[m, "Frobenius"]', 'Norm[m, "Frobenius"]'),
+        ("x . A . y", "Dot[x, A, y]"),
+        ("If[x < 1 && y >= 2, x, y]", "If[And[Less[x, 1], GreaterEqual[y, 2]], x, y]"),
+    ],
+)
+def test_parser_gives_the_held_full_form(text: str, form: str) -> None:
+    assert full_form(parse(text)) == form
+
+
+def test_decimal_literals_are_exact_decimals() -> None:
+    assert parse("1.055") == Fraction(1055, 1000)
+    assert parse("2.5*^-3") == Fraction(25, 10000)
+
+
+@pytest.mark.parametrize("text", ["x +", "f[x", "x ~~ y", "{1, 2"])
+def test_parser_refuses_what_it_cannot_read(text: str) -> None:
+    with pytest.raises(WLSyntaxError, match="at character"):
+        parse(text)
+
+
+# --- proven rounding -----------------------------------------------------------------------
+
+
+def test_an_exact_tie_rounds_half_to_even() -> None:
+    # 4 t + 7 at t = 0.7 (float64) is exactly halfway between two float64s: no two-precision
+    # agreement can decide it, exact arithmetic does (issue #12).
+    c = _case("4 t + 7", [{"t": 0.7}])
+    exact = 4 * Fraction(0.7) + 7
+    assert float(_numbers(c)[0]) == float(exact) == 4 * 0.7 + 7
+    lo, hi = math.nextafter(float(exact), 0), math.nextafter(float(exact), math.inf)
+    assert (
+        Fraction(lo) + Fraction(float(exact)) == 2 * exact
+        or Fraction(hi) + Fraction(float(exact)) == 2 * exact
+    )
+    digits = rigorous_golden_of(c).grids["float64"].digits["value"][0]
+    assert Fraction(str(digits)) == exact and exact_tie(str(digits), float(exact))
+
+
+def test_a_ball_straddling_a_rounding_boundary_asks_for_precision() -> None:
+    one = arb(1)
+    with pytest.raises(NeedPrecision, match="straddles"):
+        round_ball(one + arb("0 +/- 1e-17"), 30, "here")
+
+
+def test_a_ball_beyond_the_float64_range_stores_infinity() -> None:
+    assert round_ball(arb(10) ** 400, 30, "here")[0] == math.inf
+    assert round_ball(-(arb(10) ** 400), 30, "here")[0] == -math.inf
+
+
+def test_certified_digits_come_from_the_radius() -> None:
+    ctx.prec = 200
+    f, digits, n = round_ball(arb(1) / 3, 30, "here")
+    assert f == 1 / 3 and n == 30 and digits.startswith("0.3333333333")
+
+
+# --- values, derivatives, singularities ----------------------------------------------------
+
+
+def test_removable_singularities_are_limits() -> None:
+    c = _case("Sin[Pi x]/(Pi x)", [{"x": 0.0}], order=2)
+    g = rigorous_golden_of(c).grids["float64"].numbers
+    assert g["value"][0] == 1.0 and g["grad/x"][0] == 0.0
+    assert g["hessian"][0, 0, 0] == pytest.approx(-(math.pi**2) / 3, rel=1e-15)
+    c2 = _case("(1 - Cos[x])/x^2", [{"x": 0.0}])
+    assert rigorous_golden_of(c2).grids["float64"].numbers["value"][0] == 0.5
+
+
+def test_a_pole_is_refused_by_name() -> None:
+    c = _case("1/x", [{"x": 0.0}])
+    with pytest.raises(EvaluationError, match=r"case t, evaluation point 0 \(x=0.0\).*pole"):
+        rigorous_golden_of(c)
+
+
+def test_a_zero_product_is_exactly_zero() -> None:
+    # issue #12: the engine refused this with "the exact value is not 0"
+    c = _case("Total[x] x[[1]] x[[2]] x[[3]]", [{"x": [0.0, 0.0, 0.0, 1.5]}])
+    g = rigorous_golden_of(c).grids["float64"]
+    assert g.numbers["value"][0] == 0.0 and g.certified["value"][0] == 30
+    assert g.numbers["grad/x"][0].tolist() == [0.0, 0.0, 0.0, 0.0]
+
+
+def test_derivatives_match_closed_forms() -> None:
+    c = _case("x^3 y + Exp[y]", [{"x": 1.5, "y": 0.25}], order=2, projections=2)
+    g = rigorous_golden_of(c).grids["float64"].numbers
+    x, y = 1.5, 0.25
+    assert g["grad/x"][0] == 3 * x**2 * y and g["grad/y"][0] == x**3 + math.exp(y)
+    assert g["hessian"][0].tolist() == [[6 * x * y, 3 * x**2], [3 * x**2, math.exp(y)]]
+    v = c.directions()
+    assert g["proj/grad"][0] == pytest.approx(v @ [3 * x**2 * y, x**3 + math.exp(y)], rel=1e-15)
+
+
+def test_a_huge_value_beyond_float64_stores_infinity() -> None:
+    c = _case("Exp[x]", [{"x": 1000.0}])
+    assert _numbers(c)[0] == math.inf
+
+
+def test_piecewise_refuses_a_point_on_its_boundary() -> None:
+    c = _case("Piecewise[{{x^2, x < 1}}, 2 x]", [{"x": 1.0}])
+    with pytest.raises(EvaluationError, match="within 1e-10 of a Piecewise/If boundary"):
+        rigorous_golden_of(c)
+    assert _numbers(_case("Piecewise[{{x^2, x < 1}}, 2 x]", [{"x": 0.5}]))[0] == 0.25
+
+
+def test_unknown_heads_and_complex_cases_are_named() -> None:
+    assert "does not implement FooBar" in support_problem(_case("FooBar[x]", [{"x": 1.0}]))
+    assert "complex" in support_problem(_case("Exp[x]", [{"x": 1 + 2j}]))
+    with pytest.raises(RigorousUnsupported, match="does not implement FooBar"):
+        rigorous_golden_of(_case("FooBar[x]", [{"x": 1.0}]))
+
+
+def test_domain_errors_are_refused_not_guessed() -> None:
+    with pytest.raises(EvaluationError, match=r"Log is not real .* at -2.0"):
+        rigorous_golden_of(_case("Log[x]", [{"x": -2.0}]))
+
+
+# --- verify --rigorous ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
+    (tmp_path / "golden").mkdir()
+    shutil.copy(REPO / "golden" / "seed.py", tmp_path / "golden" / "seed.py")
+    shutil.copytree(REPO / "golden" / "seed", tmp_path / "golden" / "seed")
+    return tmp_path
+
+
+def _verify(root: Path, *ids: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gradgold", "verify", "--rigorous", *ids],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+
+
+def test_verify_rigorous_passes_the_committed_seed_goldens(seed: Path) -> None:
+    run = _verify(seed)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "evaluator: gradgold rigorous" in run.stdout and " 0 failure(s)" in run.stdout
+
+
+def test_verify_rigorous_fails_a_consistently_forged_golden(seed: Path) -> None:
+    """Floats and digits changed together (the offline checks all pass): only recomputation sees it."""
+    path = next((seed / "golden" / "seed").glob("*.npz"))
+    case_id = f"seed/{path.stem}"
+    g = read_golden(path)
+    data = g.grids["float64"]
+    forged_value = np.nextafter(data.numbers["value"], np.inf)
+    digits = np.array([repr(float(v)) for v in forged_value.ravel()]).reshape(forged_value.shape)
+    certified = np.full(forged_value.shape, 20, dtype=np.int16)
+    grid = type(data)(
+        inputs=data.inputs,
+        numbers=dict(data.numbers) | {"value": forged_value},
+        digits=dict(data.digits) | {"value": digits},
+        certified=dict(data.certified) | {"value": certified},
+    )
+    write_golden(path, Golden(meta=g.meta, grids=dict(g.grids) | {"float64": grid}, directions=g.directions))
+    offline = subprocess.run(
+        [sys.executable, "-m", "gradgold", "verify", "--offline", case_id],
+        cwd=seed,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert offline.returncode == 0, offline.stdout  # internally consistent: offline cannot tell
+    run = _verify(seed, case_id)
+    assert run.returncode == 1, run.stdout
+    assert "is not the proven correct rounding" in run.stdout and "golden is wrong or forged" in run.stdout
+
+
+# --- what the engine's two-precision certificate struggles with ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("wolfram", "x", "reference"),
+    [
+        ("Sin[x]", 1e30, lambda x: mpmath.sin(x)),
+        ("(1 - Cos[x])/x^2", 1e-8, lambda x: (1 - mpmath.cos(x)) / x**2),
+        ("Log[1 + x]", 1e-30, lambda x: mpmath.log1p(x)),
+        ("Exp[x] - 1", 1e-300, lambda x: mpmath.expm1(x)),
+        ("Exp[x] - 1 - x", 1e-12, lambda x: mpmath.expm1(x) - x),
+        ("Hypergeometric2F1[1/2, 1/3, 2, x]", 0.25, lambda x: mpmath.hyp2f1(0.5, mpmath.mpf(1) / 3, 2, x)),
+        ("Zeta[x]", 3.0, lambda x: mpmath.zeta(x)),
+        ("Log[Abs[Gamma[x]]]", -30.5, lambda x: mpmath.log(abs(mpmath.gamma(x)))),
+        ("PolyGamma[1, x]", 1e15, lambda x: mpmath.polygamma(1, x)),
+    ],
+)
+def test_hard_values_and_derivatives_are_the_correct_roundings(
+    wolfram: str, x: float, reference: Any
+) -> None:
+    mpmath.mp.prec = 400
+    try:
+        xm = mpmath.mpf(Fraction(x).numerator) / Fraction(x).denominator
+        g = rigorous_golden_of(_case(wolfram, [{"x": x}], dtypes=["float64"])).grids["float64"].numbers
+        assert g["value"][0] == float(reference(xm))
+        assert g["grad/x"][0] == float(mpmath.diff(reference, xm))
+    finally:
+        mpmath.mp.prec = 53
+
+
+def test_a_derivative_in_a_parameter_that_must_be_constant_is_refused() -> None:
+    c = _case("Hypergeometric2F1[x, 1/3, 3/2, 1/5]", [{"x": 0.5}])
+    with pytest.raises(EvaluationError, match="must not depend on the inputs"):
+        rigorous_golden_of(c)
