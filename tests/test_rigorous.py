@@ -65,6 +65,31 @@ def test_decimal_literals_are_exact_decimals() -> None:
     assert parse("2.5*^-3") == Fraction(25, 10000)
 
 
+@pytest.mark.parametrize("text", ["1.055 x", "2.5 x^2 - 0.125", "3.2*^-3 x + 1.5", "x/0.2"])
+def test_decimals_mean_what_the_engine_is_sent(text: str) -> None:
+    """The engine gets wlsource.exact_decimals(text); the parser reads decimals exactly itself:
+    both trees give the same exact value (here at x = 3/4, with exact arithmetic)."""
+    from gradgold.wlsource import exact_decimals
+
+    x = Fraction(3, 4)
+
+    def value(e: Any) -> Fraction:
+        if isinstance(e, Fraction):
+            return e
+        if getattr(e, "name", None) == "x":
+            return x
+        args = [value(a) for a in e.args]
+        head = e.head.name
+        if head == "Plus":
+            return sum(args, Fraction(0))
+        if head == "Times":
+            return math.prod(args, start=Fraction(1))
+        assert head == "Power" and args[1].denominator == 1
+        return args[0] ** int(args[1])
+
+    assert value(parse(text)) == value(parse(exact_decimals(text))) != 0
+
+
 @pytest.mark.parametrize("text", ["x +", "f[x", "x ~~ y", "{1, 2"])
 def test_parser_refuses_what_it_cannot_read(text: str) -> None:
     with pytest.raises(WLSyntaxError, match="at character"):

@@ -195,8 +195,10 @@ def _held_tree_text(case: Case) -> str:
         from .rigorous.tree import full_form
     except ImportError:  # pragma: no cover - python-flint missing; the parser itself needs none
         return ""
+    from .wlsource import exact_decimals
+
     try:
-        return full_form(parse(case.wolfram))
+        return full_form(parse(exact_decimals(case.wolfram)))
     except WLSyntaxError:
         return ""
 

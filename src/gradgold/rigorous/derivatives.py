@@ -57,7 +57,7 @@ class Passes:
                 arb_series([arb(self.x0[i]), arb(u[i])]) if u[i] else arb_series([arb(self.x0[i])])
                 for i in range(start, start + size)
             ]
-            env[p] = items[0] if not shape else A.obj_array(items, shape)
+            env[self.case.wl_names[p]] = items[0] if not shape else A.obj_array(items, shape)
             start += size
         value = evaluate(self.tree, env)
         if isinstance(value, (str, bool)) or not (

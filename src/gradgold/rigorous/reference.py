@@ -14,6 +14,7 @@ from flint import ctx
 
 from ..cases import FORMAT_VERSION, Case, Point
 from ..errors import EvaluationError
+from ..wlsource import exact_decimals
 from .balls import NeedPrecision, Refusal
 from .derivatives import NeedTerms, quantity_balls
 from .evaluate import Unsupported, unsupported_heads
@@ -49,8 +50,8 @@ class RigorousUnsupported(EvaluationError):
 def held_tree(case: Case) -> Expr:
     """The held tree of the case's ``wolfram=`` text, or :class:`RigorousUnsupported`."""
     where = f"{case.source}: case {case.id}"
-    try:
-        tree = parse(case.wolfram)
+    try:  # the very text the engine gets: decimal literals as exact rationals (wlsource)
+        tree = parse(exact_decimals(case.wolfram))
     except WLSyntaxError as exc:
         raise RigorousUnsupported(f"{where}: the rigorous evaluator cannot parse wolfram=: {exc}") from exc
     return tree
