@@ -89,6 +89,12 @@ def test_parameters_with_defaults_may_be_left_out_and_later_ones_go_by_keyword()
     prefix = gg.case(wolfram="1", points=[{"input": 1.0, "target": 2.0}])(loss)
     assert prefix.fn is loss
 
+    def positional(x, y=1.0, z=2.0, /):
+        return x
+
+    with pytest.raises(gg.CaseError, match="positional-only parameter 'z' comes after a parameter"):
+        gg.case(wolfram="x z", points=[{"x": 1.0, "z": 3.0}])(positional)
+
 
 def test_uniform_is_reproducible_and_on_the_float32_grid() -> None:
     a = gg.uniform(-1, 1, shapes={"W": (3, 3), "x": ()}, n=4, seed=0)

@@ -548,7 +548,7 @@ def _params_of(
                 ) from exc
             names, call = tuple(named), fn
         else:
-            names, call = _from_signature(fn, sig, named)
+            names, call = _from_signature(fn, sig, named, where)
     if not names:
         raise CaseError(f"{where}: the function takes no parameters; a case needs at least one input")
     try:
@@ -562,7 +562,7 @@ def _params_of(
 
 
 def _from_signature(
-    fn: Callable[..., Any], sig: inspect.Signature, named: list[str] | None
+    fn: Callable[..., Any], sig: inspect.Signature, named: list[str] | None, where: str
 ) -> tuple[tuple[str, ...], Callable[..., Any]]:
     """The signature's parameters the points name or that have no default (those without one when
     the points are malformed, for :func:`_point` to report), and ``fn`` or an adapter passing the
@@ -577,6 +577,12 @@ def _from_signature(
     )
     if n_positional == len(chosen):
         return names, fn
+    late = [p.name for p in chosen[n_positional:] if p.kind is p.POSITIONAL_ONLY]
+    if late:
+        raise CaseError(
+            f"{where}: positional-only parameter {late[0]!r} comes after a parameter the points leave "
+            "to its default, so it cannot be passed; give that parameter in the points too"
+        )
     return names, _by_keyword(fn, n_positional, names[n_positional:])
 
 
