@@ -29,7 +29,7 @@ golden: $(VENV)/.stamp-golden
 test: $(VENV)/.stamp-dev
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)
 
-## lint: ruff and mypy --strict
+## lint: ruff and mypy --strict over the whole package (matplotlib comes with the dev extra, for report.py)
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
@@ -40,5 +40,4 @@ clean:
 
 ## bench: benchmarks; writes bench/results.json, bench/RESULTS.md and plots (BENCH_ARGS=--quick for a short run)
 bench: $(VENV)/.stamp-dev
-	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt matplotlib
 	$(PY) bench/run.py $(BENCH_ARGS)

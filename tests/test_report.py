@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,15 @@ import pytest
 from click.testing import CliRunner
 
 from gradgold.cli import main
-from gradgold.report import build_report, headline, operation_of, render_html, render_markdown
+from gradgold.errors import GradgoldError
+from gradgold.report import (
+    build_report,
+    headline,
+    operation_of,
+    render_html,
+    render_markdown,
+    render_plot,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMITTED = ROOT / "docs" / "conformance.md"
@@ -167,3 +176,15 @@ def test_rows_without_comparisons_show_a_dash_not_zero() -> None:
     )
     text = render_markdown(build_report([detached]), date="d", torch_version="t")
     assert "| bessel_j0 | grad/x | float64 | reverse | **XFAIL** | - | - |" in text
+
+
+def test_plot_writes_a_png(tmp_path: Path) -> None:
+    render_plot(build_report(_checks()), tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what an install without the extra sees
+    with pytest.raises(GradgoldError, match=r"r\.png: matplotlib is not installed .*'gradgold\[plot\]'"):
+        render_plot(build_report(_checks()), tmp_path / "r.png")
+    assert not (tmp_path / "r.png").exists()

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import GradgoldError
+
 __all__ = [
     "DEFAULT_TITLE",
     "Report",
@@ -338,9 +340,15 @@ def render_html(
 
 # --- plot -------------------------------------------------------------------------------------
 def render_plot(report: Report, path: Path) -> None:
-    """Histograms of log10(worst ULPs) per family and dtype (matplotlib, Agg backend)."""
-    import matplotlib
-
+    """Histograms of log10(worst ULPs) per family and dtype (matplotlib, Agg backend; the ``plot``
+    extra, imported here only, so a report without a plot never needs it)."""
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise GradgoldError(
+            f"cannot write the plot {path}: matplotlib is not installed ({exc}); "
+            "install it with: pip install 'gradgold[plot]'"
+        ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
