@@ -12,6 +12,8 @@ import pytest
 
 from conftest import gradgold_cli
 from gradgold.golden import GridData, read_golden, write_golden
+from gradgold.review import diff_dirs
+from gradgold.suite import golden_file
 
 
 def _git(root: Path, *args: str) -> None:
@@ -93,3 +95,18 @@ def test_regenerating_shows_what_the_engine_gives_now(repo: Path) -> None:
     assert lines[1] == "demo/sine: numbers changed"
     assert lines[2].startswith("  float64 value: max relative change 0.5 (")
     assert lines[-1] == "1 unchanged, 0 metadata only, 1 numbers changed, 0 added, 0 removed, 0 unreadable"
+
+
+def test_a_case_id_with_a_dot_keeps_its_own_golden(demo_suite: Path, tmp_path: Path) -> None:
+    """``complex/pow-2.5`` is ``pow-2.5.npz``: a path built with ``with_suffix`` read ``pow-2.npz``
+    instead, and reported a changed golden as unchanged."""
+    source = demo_suite / "golden" / "demo" / "sine.npz"
+    old, new = tmp_path / "old", tmp_path / "new"
+    for side in (old, new):
+        (side / "s").mkdir(parents=True)
+        shutil.copy(source, side / "s" / "pow-2.npz")  # the same in both: the wrong file says "unchanged"
+        shutil.copy(source, side / "s" / "pow-2.5.npz")
+    _edit(new / "s" / "pow-2.5.npz", scale=2.0)
+    (verdict,) = diff_dirs(["s/pow-2.5"], old, new)
+    assert verdict.status == "numbers changed"
+    assert golden_file(old, "s/pow-2.5") == old / "s" / "pow-2.5.npz"

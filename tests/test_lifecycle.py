@@ -7,11 +7,17 @@ passes -> delete a case -> orphan reported -> prune -> clean.
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 from conftest import generate_goldens, quiet_pytester
 from gradgold.cli import main
+from gradgold.errors import GoldenFormatError, GoldenMissingError, GoldenStaleError
+from gradgold.suite import STATES, find_project, golden_file, golden_state, load_cases
 
 HEADER = "import torch\n\nimport gradgold as gg\n\n"
 
@@ -122,3 +128,37 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     run = pytester.runpytest("golden")
     run.assert_outcomes(passed=8)
     run.stdout.no_fnmatch_line("*orphan golden*")
+
+
+def test_one_function_decides_a_goldens_state(demo_suite: Path, tmp_path: Path) -> None:
+    """fresh / stale / missing / unreadable, each with the reason and its fix, decided once for
+    every command and the plugin."""
+    shutil.copytree(demo_suite, tmp_path, dirs_exist_ok=True)
+    project = find_project(tmp_path)
+    sine, product = sorted(load_cases(project), key=lambda c: c.id)[::-1]
+    assert (sine.id, product.id) == ("demo/sine", "demo/product")
+    fresh = golden_state(project, sine)
+    assert (fresh.status, fresh.reason, fresh.path) == ("fresh", "", golden_file(project.golden_dir, sine.id))
+    assert fresh.require() is fresh.golden
+
+    stale = golden_state(project, dataclasses.replace(sine, wolfram="Cos[x]"))
+    assert stale.status == "stale" and "demo/sine: golden" in stale.reason
+    assert "is stale: the case's expression, points or settings changed" in stale.reason
+    with pytest.raises(GoldenStaleError, match="run `gradgold generate demo/sine`"):
+        stale.require()
+
+    (project.golden_dir / "demo" / "product.npz").write_bytes(b"garbage")
+    unreadable = golden_state(project, product)
+    assert unreadable.status == "unreadable" and "not a readable golden file" in unreadable.reason
+    with pytest.raises(GoldenFormatError):
+        unreadable.require()
+
+    (project.golden_dir / "demo" / "product.npz").unlink()
+    missing = golden_state(project, product)
+    assert missing.status == "missing" and missing.golden is None
+    fix = "run `gradgold generate demo/product` (or `pytest --gradgold-update`) and commit "
+    fix += "golden/demo/product.npz"
+    assert missing.reason.endswith(f"is missing; {fix}")
+    with pytest.raises(GoldenMissingError):
+        missing.require()
+    assert STATES == ("fresh", "stale", "missing", "unreadable")

@@ -116,7 +116,8 @@ def test_stale_fingerprint(project: Project) -> None:
     )
     assert _findings(project, "sine") == [("fingerprint", "", ())]
     msg = _message(project, "sine")
-    assert "the case changed since generation; run `gradgold generate seed/sine`" in msg
+    assert "is stale: the case's expression, points or settings changed since it was generated" in msg
+    assert "; run `gradgold generate seed/sine`" in msg
 
 
 def test_moved_inputs(project: Project) -> None:
@@ -166,7 +167,8 @@ def test_missing_and_unreadable(project: Project) -> None:
     (project.golden_dir / "seed" / "sine.npz").unlink()
     (project.golden_dir / "seed" / "linear.npz").write_bytes(b"garbage")
     assert _findings(project, "sine") == [("missing", "", ())]
-    assert "no golden; run `gradgold generate seed/sine`" in _message(project, "sine")
+    missing = "is missing; run `gradgold generate seed/sine` (or `pytest --gradgold-update`)"
+    assert missing in _message(project, "sine")
     assert _findings(project, "linear") == [("unreadable", "", ())]
     assert "not a readable golden file" in _message(project, "linear")
 

@@ -19,7 +19,7 @@ import click
 
 from .errors import GradgoldError
 from .jsonout import dumps
-from .suite import Project, find_project, golden_path, golden_status, load_cases, orphans, select
+from .suite import Project, find_project, golden_path, golden_state, load_cases, orphans, select
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
@@ -361,7 +361,7 @@ def list_(check_: bool, golden_dir: str | None) -> None:
         cases = load_cases(project)
     except GradgoldError as exc:
         _fail(str(exc))
-    statuses = [(golden_status(project, c), c.id) for c in cases]
+    statuses = [(golden_state(project, c).status, c.id) for c in cases]
     for status, cid in statuses:
         if not check_ or status != "fresh":
             click.echo(f"{status:<10} {cid}")

@@ -27,10 +27,10 @@ import numpy.typing as npt
 
 from .cases import FORMAT_VERSION, Case, Point
 from .engine import Engine, EngineInfo, locate_kernel
-from .errors import EngineError, EvaluationError, GenerationLockedError, GoldenError, KernelStartError
+from .errors import EngineError, EvaluationError, GenerationLockedError, KernelStartError
 from .exact import agreeing_digits, certified_float, round_to_grid
-from .golden import Golden, GridData, read_golden, write_golden
-from .suite import Project, golden_path
+from .golden import Golden, GridData, write_golden
+from .suite import Project, golden_path, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
 __all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
@@ -116,7 +116,7 @@ def generate(
         outcomes: list[CaseOutcome] = []
         todo = []
         for c in cases:
-            if not force and _is_fresh(project, c):
+            if not force and golden_state(project, c).status == "fresh":
                 outcomes.append(CaseOutcome(c.id, "skipped"))
             else:
                 todo.append(c)
@@ -383,16 +383,6 @@ def generation_lock(golden_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _is_fresh(project: Project, case: Case) -> bool:
-    path = golden_path(project, case.id)
-    if not path.exists():
-        return False
-    try:
-        return read_golden(path, root=project.golden_dir).fingerprint == case.fingerprint()
-    except GoldenError:
-        return False
 
 
 def evaluation_points(case: Case) -> tuple[list[Point], dict[str, list[int]]]:

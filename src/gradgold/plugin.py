@@ -22,7 +22,7 @@ import pytest
 
 from .errors import CaseError, GradgoldError
 from .modes import MODES, case_modes, check_label, expected_failure
-from .suite import Project, case_files, find_project, fresh_golden, golden_path, load_cases, orphans
+from .suite import Project, case_files, find_project, golden_path, golden_state, load_cases, orphans
 from .update import ci_refusal, in_ci
 
 if TYPE_CHECKING:
@@ -68,12 +68,12 @@ class _State:
         try:
             stat = path.stat()
         except OSError:
-            return fresh_golden(self.project, case)  # raises GoldenMissingError with the fix
+            return golden_state(self.project, case).require()  # raises GoldenMissingError with the fix
         key = (stat.st_mtime_ns, stat.st_size)
         cached = self._goldens.get(case.id)
-        if cached is not None and cached[0] == key and cached[1].fingerprint == case.fingerprint():
+        if cached is not None and cached[0] == key:  # only a fresh golden is cached
             return cached[1]
-        golden = fresh_golden(self.project, case)
+        golden = golden_state(self.project, case).require()
         self._goldens[case.id] = (key, golden)
         return golden
 

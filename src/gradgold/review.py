@@ -25,7 +25,7 @@ from .cases import Case
 from .compare import ulps
 from .errors import GoldenError, GradgoldError
 from .golden import Golden, read_golden
-from .suite import Project
+from .suite import Project, golden_file
 
 __all__ = [
     "CaseDiff",
@@ -141,12 +141,9 @@ def _quantity_changes(
 def diff_dirs(case_ids: Sequence[str], old_dir: Path, new_dir: Path) -> list[CaseDiff]:
     """Compare the goldens of ``case_ids`` between two golden directories."""
     return [
-        _diff_paths(cid, _path(old_dir, cid), _path(new_dir, cid)) for cid in sorted(dict.fromkeys(case_ids))
+        _diff_paths(cid, golden_file(old_dir, cid), golden_file(new_dir, cid))
+        for cid in sorted(dict.fromkeys(case_ids))
     ]
-
-
-def _path(directory: Path, case_id: str) -> Path:
-    return directory.joinpath(*case_id.split("/")).with_suffix(".npz")
 
 
 def _diff_paths(case_id: str, old: Path, new: Path) -> CaseDiff:

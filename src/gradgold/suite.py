@@ -22,11 +22,14 @@ from .errors import CaseError, GoldenError, GoldenMissingError, GoldenStaleError
 from .golden import Golden, read_golden
 
 __all__ = [
+    "STATES",
+    "GoldenState",
     "Project",
     "find_project",
     "fresh_golden",
+    "golden_file",
     "golden_path",
-    "golden_status",
+    "golden_state",
     "load_cases",
     "orphans",
     "select",
@@ -62,8 +65,14 @@ def find_project(start: Path | None = None, golden_dir: Path | None = None) -> P
 
 def golden_path(project: Project, case_id: str) -> Path:
     """The golden file of a case id."""
+    return golden_file(project.golden_dir, case_id)
+
+
+def golden_file(directory: Path, case_id: str) -> Path:
+    """The golden file of ``case_id`` under a golden directory: the one naming rule, shared by every
+    command (``suite/pow-2.5`` is ``suite/pow-2.5.npz``: not ``with_suffix``, which drops ".5")."""
     *dirs, name = case_id.split("/")
-    return project.golden_dir.joinpath(*dirs, name + ".npz")  # not with_suffix: "a.b" keeps its dot
+    return directory.joinpath(*dirs, name + ".npz")
 
 
 def case_files(project: Project) -> list[Path]:
@@ -141,16 +150,50 @@ def select(cases: Sequence[Case], ids: Iterable[str]) -> list[Case]:
     return list(chosen.values())
 
 
-def golden_status(project: Project, case: Case) -> str:
-    """``fresh``, ``stale`` (the case changed since generation), ``missing`` or ``unreadable``."""
+#: A golden's states: what every command and the plugin decide from :func:`golden_state`.
+STATES = ("fresh", "stale", "missing", "unreadable")
+
+
+@dataclass(frozen=True)
+class GoldenState:
+    """Where a case's golden stands: ``status`` (one of :data:`STATES`), ``reason`` (why it cannot
+    be used, with the command that fixes it; "" when fresh), and the golden read, when readable."""
+
+    status: str
+    path: Path
+    reason: str = ""
+    golden: Golden | None = None
+    error: GoldenError | None = None
+
+    def require(self) -> Golden:
+        """The golden if fresh; otherwise the error for its state (its message is ``reason``)."""
+        if self.golden is not None and self.status == "fresh":
+            return self.golden
+        if self.error is not None:
+            raise self.error
+        raise AssertionError(f"golden state {self.status} without an error")  # pragma: no cover
+
+
+def golden_state(project: Project, case: Case) -> GoldenState:
+    """The one decision of whether a case's golden is fresh, stale (the case changed since
+    generation), missing or unreadable, with the reason and its fix."""
     path = golden_path(project, case.id)
+    shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
+    fix = f"run `gradgold generate {case.id}` (or `pytest --gradgold-update`) and commit {shown}"
     if not path.exists():
-        return "missing"
+        missing = GoldenMissingError(f"{case.id}: golden file {path} is missing; {fix}")
+        return GoldenState("missing", path, str(missing), error=missing)
     try:
         golden = read_golden(path, root=project.golden_dir)
-    except GoldenError:
-        return "unreadable"
-    return "fresh" if golden.fingerprint == case.fingerprint() else "stale"
+    except GoldenError as exc:
+        return GoldenState("unreadable", path, str(exc), error=exc)
+    if golden.fingerprint != case.fingerprint():
+        stale = GoldenStaleError(
+            f"{case.id}: golden {path} is stale: the case's expression, points or settings changed "
+            f"since it was generated; {fix}"
+        )
+        return GoldenState("stale", path, str(stale), golden, stale)
+    return GoldenState("fresh", path, golden=golden)
 
 
 def orphans(project: Project, cases: Sequence[Case]) -> list[str]:
@@ -169,15 +212,4 @@ def orphans(project: Project, cases: Sequence[Case]) -> list[str]:
 def fresh_golden(project: Project, case: Case) -> Golden:
     """The case's golden, provided it exists and was generated for the case as it is now; the
     errors carry the command that fixes them."""
-    path = golden_path(project, case.id)
-    shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
-    fix = f"run `gradgold generate {case.id}` (or `pytest --gradgold-update`) and commit {shown}"
-    if not path.exists():
-        raise GoldenMissingError(f"{case.id}: golden file {path} is missing; {fix}")
-    golden = read_golden(path, root=project.golden_dir)
-    if golden.fingerprint != case.fingerprint():
-        raise GoldenStaleError(
-            f"{case.id}: golden {path} is stale: the case's expression, points or settings changed "
-            f"since it was generated; {fix}"
-        )
-    return golden
+    return golden_state(project, case).require()

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .cases import Case
-from .suite import Project, golden_path, golden_status
+from .suite import Project, golden_path, golden_state
 
 __all__ = ["UpdateOutcome", "ci_refusal", "in_ci", "needs_update", "summary", "update_goldens"]
 
@@ -45,7 +45,7 @@ def needs_update(project: Project, cases: Sequence[Case]) -> list[Case]:
     seen: set[str] = set()
     out = []
     for c in cases:
-        if c.id not in seen and golden_status(project, c) != "fresh":
+        if c.id not in seen and golden_state(project, c).status != "fresh":
             seen.add(c.id)
             out.append(c)
     return out
@@ -89,7 +89,7 @@ def update_goldens(project: Project, cases: Sequence[Case], echo: Callable[[str]
     written = tuple(
         _shown(project, c.id) for c in cases if _digest(project, c.id) not in (None, before[c.id])
     )
-    not_fresh = tuple(c.id for c in cases if golden_status(project, c) != "fresh")
+    not_fresh = tuple(c.id for c in cases if golden_state(project, c).status != "fresh")
     return UpdateOutcome(written, not_fresh, returncode)
 
 

@@ -23,11 +23,11 @@ import numpy.typing as npt
 
 from .cases import Case
 from .engine import Engine, EngineInfo, locate_kernel
-from .errors import EngineError, EvaluationError, GoldenError
+from .errors import EngineError, EvaluationError
 from .exact import agreeing_digits, certified_float, round_to_grid
 from .generate import evaluate_case, evaluation_points
-from .golden import Golden, GridData, quantities, read_golden
-from .suite import Project, golden_path
+from .golden import Golden, GridData, quantities
+from .suite import Project, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, build_program
 
 __all__ = [
@@ -104,14 +104,12 @@ def verify_offline(project: Project, cases: Sequence[Case]) -> dict[str, list[Fi
 
 def verify_case(project: Project, case: Case) -> list[Finding]:
     """Every inconsistency of one case's committed golden, without any engine."""
-    path = golden_path(project, case.id)
-    if not path.exists():
-        fix = f"run `gradgold generate {case.id}` and commit {path}"
-        return [Finding(case.id, path, "missing", f"{path}: case {case.id}: no golden; {fix}")]
-    try:
-        golden = read_golden(path, root=project.golden_dir)
-    except GoldenError as exc:
-        return [Finding(case.id, path, "unreadable", f"{exc} (case {case.id})")]
+    state = golden_state(project, case)
+    path, golden = state.path, state.golden
+    if golden is None:  # missing or unreadable
+        return [Finding(case.id, path, state.status, state.reason)]
+    if state.status == "stale":  # generated for another case: nothing below is meaningful
+        return [Finding(case.id, path, "fingerprint", state.reason)]
     found = _metadata_findings(case, path, golden)
     if found:  # the grids' layout comes from the metadata: nothing below is meaningful
         return found
@@ -131,15 +129,8 @@ def _fix_regen(case: Case, path: Path) -> str:
 
 
 def _metadata_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
-    """The golden must have been generated for this case as it is now."""
+    """The golden's metadata must be this case's (its fingerprint is, see :func:`golden_state`)."""
     meta = golden.meta
-    if golden.fingerprint != case.fingerprint():
-        msg = (
-            f"{path}: case {case.id}: fingerprint {golden.fingerprint[:12]}... is not the case's "
-            f"{case.fingerprint()[:12]}...: the case changed since generation; run `gradgold generate "
-            f"{case.id}` and commit the result"
-        )
-        return [Finding(case.id, path, "fingerprint", msg)]
     expected = {
         "id": case.id,
         "wolfram": case.wolfram,
@@ -348,16 +339,8 @@ def reverify(
 
 def _committed(project: Project, case: Case) -> Golden | str:
     """The committed golden, or why it cannot be re-verified."""
-    path = golden_path(project, case.id)
-    if not path.exists():
-        return f"no golden at {path}; run `gradgold generate {case.id}`"
-    try:
-        golden = read_golden(path, root=project.golden_dir)
-    except GoldenError as exc:
-        return str(exc)
-    if golden.fingerprint != case.fingerprint():
-        return f"golden {path} is stale (the case changed); run `gradgold generate {case.id}` first"
-    return golden
+    state = golden_state(project, case)
+    return state.golden if state.golden is not None and state.status == "fresh" else state.reason
 
 
 def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
