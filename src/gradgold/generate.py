@@ -199,14 +199,10 @@ def _write_rigorous(project: Project, case: Case, golden: Golden, seconds: float
 
 
 def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
-    path = golden_path(project, case.id)
-    if not path.exists():
-        return False
-    try:
-        old = read_golden(path, root=project.golden_dir)
-    except GoldenError:
-        return False
-    if old.fingerprint != case.fingerprint() or set(old.grids) != set(fresh.grids):
+    """Whether the case's fresh golden on disk holds exactly ``fresh``'s numbers."""
+    state = golden_state(project, case)
+    old = state.golden
+    if old is None or state.status != "fresh" or set(old.grids) != set(fresh.grids):
         return False
     for grid, data in old.grids.items():
         new = fresh.grids[grid]
