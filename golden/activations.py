@@ -149,13 +149,26 @@ vec(
     SOFTMAX_PTS[3:],
     xfail="backward s (g - sum(g s)) cancels when one probability saturates (upstream issue not identified)",
 )
-vec("log_softmax", "x - Log[Total[Exp[x]]]", lambda x: F.log_softmax(x, dim=0), SOFTMAX_PTS)
+# Judged per element (not on max|ref|), log_softmax of a dominant logit fails: the value
+# x - max - log(sum exp(x - max)) is 0 for -7.2e-22 (no log1p), and the backward's 1 - softmax is 0
+# for 7.2e-22, in both dtypes (found by the per-element rule; hidden before by the neighbour's 100).
+vec(
+    "log_softmax",
+    "x - Log[Total[Exp[x]]]",
+    lambda x: F.log_softmax(x, dim=0),
+    SOFTMAX_PTS,
+    xfail="log(sum exp(x - max)) without log1p and backward 1 - softmax: 0 for 7.2e-22 at a dominant "
+    "logit (upstream issue not identified)",
+)
 vec("softmin", "Exp[-x]/Total[Exp[-x]]", lambda x: F.softmin(x, dim=0), SOFTMAX_PTS[:2])
 vec(
     "glu",
     "{x[[1]], x[[2]]}/(1 + Exp[-{x[[3]], x[[4]]}])",
     lambda x: F.glu(x, dim=0),
     [[0.5, -1.25, 2.0, 0.0], [3.0, 1e-20, -30.0, 30.0]],
+    # d out[1] / d x[3] at gate 30 is 1e-20 sigmoid'(30) = 9.36e-34: the backward's 1 - sigmoid(30)
+    # cancels (relative error 1e-3 in float64, 0 in float32); found by the per-element rule.
+    xfail="backward sigmoid(b) (1 - sigmoid(b)) cancels for a saturated gate (upstream issue not identified)",
 )
 vec(
     "normalize",

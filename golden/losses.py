@@ -68,6 +68,9 @@ gg.case(
     wolfram=f"(9/10) (-x[[3]] + {LSE}) + (1/10) Total[{LSE} - x]/4",
     points=[{"x": gg.f32(*p)} for p in LOGITS],
     name="cross_entropy-label_smoothing",
+    # A per-element magnitude of terms would replace this (the generator stores none yet).
+    normwise="the gradient softmax(x) - smoothed target cancels to 1/1000 of its terms: float32 rounds to "
+    "1.1x the element's own allowance (7.6e-9 at |ref| 7.2e-4; max|ref| 0.92)",
 )(lambda x: F.cross_entropy(x.reshape(1, 4), torch.tensor([2]), label_smoothing=0.1).reshape(()))
 gg.case(
     wolfram=f"-Total[{{1/8, 1/4, 1/2, 1/8}} (x - {LSE})]",
@@ -101,6 +104,11 @@ gg.case(
     ],
     name="binary_cross_entropy_with_logits",
     precision=90,
+    # At z = -100 (target 0) and 100 (target 1) the gradient (sigmoid(z) - target)/3 is +-1.2e-44;
+    # torch returns 0 for both (float64; in float32 1.2e-44 is within the subnormal allowance).
+    xfail={
+        "float64": "backward sigmoid(z) - target cancels for saturated logits (upstream issue not identified)"
+    },
 )(lambda z: F.binary_cross_entropy_with_logits(z, t(z, 0.0, 1.0, 0.25)))
 gg.case(
     wolfram="Total[{1/8, 1/4, 1/2, 1/8} (Log[{1/8, 1/4, 1/2, 1/8}] - x)]",

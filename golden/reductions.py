@@ -151,6 +151,10 @@ gg.case(
     ],
     name="logsumexp-dim0",
     precision=90,
+    # Column (-100, 0): log(1 + e^-100) = 3.7e-44, torch 0 (max + log(sum exp(x - max)), no log1p).
+    xfail={
+        "float64": "log(sum exp(x - max)) without log1p: 3.7e-44 becomes 0 (upstream issue not identified)"
+    },
 )(lambda X: torch.logsumexp(X, dim=0))
 gg.case(
     wolfram="Total[Transpose[X]]/3",  # mean over dim 1

@@ -24,10 +24,32 @@ def test_a_few_ulps_pass_and_a_relative_error_fails() -> None:
     assert compare(ref * (1 + 1e-6), ref, "float32").passed
 
 
-def test_zero_references_get_the_quantity_scale_as_absolute_floor() -> None:
+def test_each_element_is_judged_on_its_own_scale_not_its_neighbours() -> None:
+    # sigmoid'(x) at x = [0.5, 40]: torch 2.13 returns 0 for the saturated element (exact 4.2e-18);
+    # the largest neighbour's scale (0.235) used to hide it.
+    ref = np.array([0.2350037122015945, 4.248354255291589e-18])
+    result = compare(np.array([ref[0], 0.0]), ref, "float64")
+    assert not result.passed and result.mismatched == 1 and result.worst_index == (1,)
+    assert compare(ref * (1 + 8 * 2.0**-52), ref, "float64").passed
+
+
+def test_a_stored_magnitude_of_terms_allows_the_rounding_of_a_cancelling_sum() -> None:
+    # 1 - 1 + 1e-10: exact 1e-10, rounding ~ eps * (1 + 1 + 1e-10), counted by the element's magnitude.
+    ref = np.array([1e-10, 3.0])
+    got = ref + np.array([2.0**-52, 0.0])
+    assert not compare(got, ref, "float64").passed
+    with_mag = compare(got, ref, "float64", magnitude=np.array([2.0 + 1e-10, 3.0]))
+    assert with_mag.passed and with_mag.absolute_used == 1
+    # ... and only its own: the neighbour's magnitude does not widen it.
+    assert not compare(got, ref, "float64", magnitude=np.array([1e-10, 1e6])).passed
+
+
+def test_zero_references_pass_only_exactly_or_at_their_magnitude() -> None:
     ref = np.array([100.0, 0.0])
-    assert compare(np.array([100.0, 1e-13]), ref, "float64").passed
-    assert not compare(np.array([100.0, 1e-9]), ref, "float64").passed
+    assert compare(np.array([100.0, 0.0]), ref, "float64").passed
+    assert not compare(np.array([100.0, 1e-13]), ref, "float64").passed
+    assert compare(np.array([100.0, 1e-13]), ref, "float64", magnitude=np.array([100.0, 200.0])).passed
+    assert not compare(np.array([100.0, 1e-9]), ref, "float64", magnitude=np.array([100.0, 200.0])).passed
 
 
 def test_nan_is_a_mismatch_reported_as_such() -> None:
@@ -42,8 +64,9 @@ def test_report_names_counts_index_and_worst_elements() -> None:
     got[1, 2] *= 1 + 1e-6
     text = compare(got, ref, "float64").summary()
     assert "Mismatched elements: 1 / 6 (16.7%)" in text
-    assert "Greatest absolute difference: 6e-06 at index (1, 2)" in text
+    assert "Worst element (furthest beyond its allowance): index (1, 2), difference 6e-06, allowed " in text
+    assert "Greatest absolute difference: 6e-06\n" in text
     assert "Greatest relative difference: 1e-06" in text
     assert "Greatest difference in ULPs: 6.755e+09" in text
-    rows = text.splitlines()[5:]
+    rows = text.splitlines()[6:]
     assert len(rows) == 1 and rows[0].split()[:2] == ["(1,", "2)"]

@@ -88,7 +88,6 @@ def _raises(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         (_raises, "the torch function raised RuntimeError: boom at "),
         (lambda w, z: torch.stack([w, z]), "returned shape (2,), the reference has shape ()"),
         (lambda w, z: (w + torch.sin(2 * z)).float(), "returned torch.float32 for torch.float64 inputs"),
-        (lambda w, z: (w + z).detach(), "the output does not require grad"),
         (lambda w, z: 1.0, "returned float, not a tensor"),
     ],
 )
@@ -100,6 +99,17 @@ def test_broken_torch_function_is_a_failed_check(sine: tuple[gg.Case, Any], fn: 
         assert not r.passed
         assert r.message.startswith(f"seed/sine [float64-reverse], point 0, {r.quantity}: ")
         assert fragment in r.message and "Inputs: w=1.0, z=2.0" in r.message
+
+
+def test_without_a_derivative_the_value_is_still_compared(sine: tuple[gg.Case, Any]) -> None:
+    """An op with no autograd formula (torch.special.bessel_j0): its value is checked, and each
+    derivative is a failure of its own beside it."""
+    case, golden = sine
+    right = check_golden(case, golden, "float64", fn=lambda w, z: (w + torch.sin(2 * z)).detach())
+    assert [(r.quantity, r.passed) for r in right] == [("value", True), ("grad/w", False), ("grad/z", False)]
+    assert right[1].error.startswith("no derivative: the output does not require grad (torch has no autograd")
+    wrong = check_golden(case, golden, "float64", fn=lambda w, z: (w + z).detach())
+    assert not wrong[0].passed and wrong[0].comparison is not None and wrong[0].comparison.mismatched == 1
 
 
 def test_nan_from_torch_is_a_failed_check(sine: tuple[gg.Case, Any]) -> None:

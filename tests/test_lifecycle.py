@@ -78,11 +78,15 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
             "life/square [[]float64-reverse[]]: 2 of 4 checks failed against the golden "
             "*/golden/life/square.npz",
             "life/square [[]float64-reverse[]], point 0, d/dx: torch and the exact reference are not close!",
+            "Worst element: d out / d x",
             "Mismatched elements: 1 / 1 (100.0%)",
-            "Greatest absolute difference: 0.5 at index () (up to * allowed)",
+            "Worst element (furthest beyond its allowance): index (), difference 0.5, allowed *",
+            "Greatest absolute difference: 0.5",
             "Inputs: x=0.5",
-            "The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it and "
-            "run `gradgold generate life/square`.",
+            "The reference is exact (certified digits; `gradgold verify` recomputes them), so torch is the "
+            "suspect; only if torch is right is the case's wolfram= expression wrong (fix it and run "
+            "`gradgold generate life/square`).",
+            "Suspect: the backward formula. The value matches (to 0 ULPs), this derivative does not.",
             "life/square [[]float64-reverse[]], point 1, d/dx: torch and the exact reference are not close!",
         ]
     )

@@ -72,6 +72,7 @@ class Case:
     expect: Mapping[int, Mapping[str, Any]] = field(default_factory=dict)
     complex_params: tuple[str, ...] = ()
     complex_output: bool = False
+    normwise: str = ""
     source: str = "<unknown>"
     suite: str = ""
     #: The line of ``source`` that declared the case (0: unknown), where reports point.
@@ -205,6 +206,7 @@ def case(
     require_modes: Sequence[str] = (),
     expect: Mapping[int, Mapping[str, Any]] | None = None,
     complex_output: bool | None = None,
+    normwise: str | None = None,
 ) -> Callable[[Callable[..., Any]], Case]:
     """Declare a golden case: decorate the torch function under test.
 
@@ -240,6 +242,13 @@ def case(
 
     A function whose signature Python cannot read (a builtin such as ``torch.exp``) takes its
     parameter names from the points, in the order the first point lists them.
+
+    ``normwise="<evidence>"`` makes the absolute part of the checker's allowance normwise: a
+    multiple of the largest element of the quantity at the point instead of each element's own
+    magnitude. It is for results computed by normwise backward-stable algorithms (LU, QR, eigen and
+    singular value decompositions), whose error in an element that is small or exactly zero is of
+    the order of eps times the norm of the result; the string says why (the evidence), and is
+    printed in every mismatch. It weakens the check of small elements, so use it only there.
     """
     spec = _Spec(
         wolfram=wolfram,
@@ -258,6 +267,7 @@ def case(
         require_modes=require_modes,
         expect=expect,
         complex_output=complex_output,
+        normwise=normwise,
     )
     site = _call_site()
     token = None
@@ -293,6 +303,7 @@ class _Spec:
     require_modes: Sequence[str] = ()
     expect: Mapping[int, Mapping[str, Any]] | None = None
     complex_output: bool | None = None
+    normwise: str | None = None
 
 
 def _call_site(depth: int = 2) -> tuple[str, int]:
@@ -326,6 +337,10 @@ def _declare(
     if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
         raise CaseError(f"{where}: xfail= needs a reason for each dtype")
     _check_modes_and_xfail(where, spec.modes, spec.require_modes, reasons)
+    if spec.normwise is not None and not (isinstance(spec.normwise, str) and spec.normwise.strip()):
+        raise CaseError(
+            f"{where}: normwise= needs the evidence as a non-empty string (why the op rounds normwise)"
+        )
     if projections < 0 or (not spec.full_jacobian and projections == 0):
         raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
     if spec.strategy not in STRATEGIES:
@@ -348,6 +363,7 @@ def _declare(
         modes=tuple(spec.modes) if spec.modes is not None else None,
         require_modes=tuple(spec.require_modes),
         expect={int(k): dict(v) for k, v in (spec.expect or {}).items()},
+        normwise=spec.normwise or "",
     )
     if _collector is not None:
         _collector.append(built)

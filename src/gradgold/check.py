@@ -22,6 +22,7 @@ imaginary parts are the two real derivatives; a backward formula that forgets a 
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,7 +104,10 @@ class QuantityResult:
     obtained: npt.NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
 
     def record(self) -> dict[str, Any]:
-        """The JSON record of ``gradgold check --json``."""
+        """The JSON record of ``gradgold check --json``: the verdict (``passed`` is null for a
+        skip), the errors, the allowance at the worst element (the one furthest beyond its own
+        allowance) with its index, and how many elements passed only thanks to the absolute
+        (magnitude-of-terms) part of their allowance."""
         c = self.comparison
         return {
             "id": self.case_id,
@@ -112,11 +116,15 @@ class QuantityResult:
             "device": self.device,
             "point": self.point,
             "quantity": self.quantity,
-            "passed": self.passed,
+            "passed": None if self.skipped else self.passed,
             "skipped": self.skipped or None,
             "max_abs_err": c.max_abs_err if c else None,
             "max_rel_err": c.max_rel_err if c else None,
             "max_ulp_err": c.max_ulp_err if c else None,
+            "worst_index": list(c.worst_index) if c else None,
+            "worst_abs_err": c.worst_err if c else None,
+            "allowed_abs": c.allowed_abs if c else None,
+            "absolute_used": c.absolute_used if c else None,
             "mismatched": c.mismatched if c else None,
             "n": c.n if c else None,
             "error": self.error or None,
@@ -244,12 +252,22 @@ def _directions(golden: Golden) -> npt.NDArray[np.float64] | None:
     return None if found is None else np.asarray(found, dtype=np.float64)
 
 
-def _inputs_text(ctx: _Context, i: int) -> str:
-    def shown(p: str) -> Any:
-        x = ctx.data.inputs[p][i]
-        return (x[..., 0] + 1j * x[..., 1]).tolist() if p in ctx.case.complex_params else x.tolist()
+#: Inputs with more elements than this are shown by their first and last few (the golden holds all).
+_SHOWN_INPUTS = 16
 
-    return ", ".join(f"{p}={shown(p)!r}" for p in ctx.params)
+
+def _inputs_text(ctx: _Context, i: int) -> str:
+    def shown(p: str) -> str:
+        x = ctx.data.inputs[p][i]
+        if p in ctx.case.complex_params:
+            x = x[..., 0] + 1j * x[..., 1]
+        if x.size <= _SHOWN_INPUTS:
+            return repr(x.tolist())
+        flat = x.reshape(-1).tolist()
+        head, tail = ", ".join(map(repr, flat[:8])), ", ".join(map(repr, flat[-4:]))
+        return f"shape {tuple(x.shape)}: [{head}, ..., {tail}] ({x.size} values; all in the golden)"
+
+    return ", ".join(f"{p}={shown(p)}" for p in ctx.params)
 
 
 def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[QuantityResult]:
@@ -269,10 +287,17 @@ def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[Quantity
     if problem:
         return [_failed(ctx, i, n, problem) for n in names]
     results = [_compare(ctx, i, "value", out.detach())]
+    if not out.requires_grad:
+        # The value was compared; every derivative is unavailable, a failure of its own.
+        why = (
+            "no derivative: the output does not require grad (torch has no autograd formula for "
+            "the function, or the function detached its output from its inputs)"
+        )
+        return results + [_failed(ctx, i, n, why) for n in names if n != "value"]
     engine = engine_for(ctx.mode, fn, xs, out)
     for level, quantities in _levels(ctx):
         results += _check_level(ctx, i, engine, level, quantities)
-    return results
+    return _with_suspect(results)
 
 
 def _levels(ctx: _Context) -> list[tuple[tuple[str, int], list[str]]]:
@@ -380,8 +405,6 @@ def _output_problem(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> str
             f"the torch function returned {out.dtype} for {dtype} inputs: it must compute in the input "
             f"dtype, or the check of that dtype means nothing{hint}"
         )
-    if not out.requires_grad:
-        return "the output does not require grad: the function detached it from its inputs"
     return ""
 
 
@@ -408,7 +431,10 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
     else:
         ref = ctx.data.numbers[quantity][i]
         cond = _conditioning(ctx, i, quantity)
-        cmp = compare(got64, ref, ctx.dtype, rtol_ulps=ctx.case.rtol_ulps.get(ctx.dtype), cond=cond)
+        mag = _magnitude(ctx, i, quantity, ref)
+        cmp = compare(
+            got64, ref, ctx.dtype, rtol_ulps=ctx.case.rtol_ulps.get(ctx.dtype), cond=cond, magnitude=mag
+        )
         why = ""
     message = "" if cmp.passed else _mismatch_message(ctx, i, quantity, cmp, why)
     return QuantityResult(
@@ -425,6 +451,19 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
     )
 
 
+def _magnitude(
+    ctx: _Context, i: int, quantity: str, ref: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64] | None:
+    """Each element's magnitude of terms: the golden's where it stores one; for a ``normwise=``
+    case the largest ``|ref|`` of the quantity at the point; else None (each element's ``|ref|``)."""
+    stored = ctx.data.magnitudes.get(quantity)
+    if stored is not None:
+        return np.asarray(stored[i], dtype=np.float64)
+    if ctx.case.normwise and ref.size:
+        return np.full(ref.shape, float(np.max(np.abs(ref))))
+    return None
+
+
 def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why: str) -> str:
     label = _LABELS.get(quantity) or f"d/d{quantity.removeprefix('grad/')}"
     if why:
@@ -432,23 +471,86 @@ def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why
         head = "torch does not give the declared result!"
     else:
         fix = (
-            "The golden is exact: if torch is right, the case's wolfram= expression is wrong; fix it "
-            f"and run `gradgold generate {ctx.case.id}`."
+            "The reference is exact (certified digits; `gradgold verify` recomputes them), so torch is "
+            "the suspect; only if torch is right is the case's wolfram= expression wrong (fix it and "
+            f"run `gradgold generate {ctx.case.id}`)."
         )
         head = "torch and the exact reference are not close!"
     variables = _variables_text(ctx) if quantity in _ORDERS else ""
+    if ctx.case.normwise and not why:
+        variables += f"Allowance: normwise (the case's normwise=: {ctx.case.normwise})\n"
+    element = element_label(ctx, quantity, cmp.worst_index)
     return (
-        f"{ctx.tag}, point {i}, {label}: {head}\n{cmp.summary()}\nInputs: {_inputs_text(ctx, i)}\n"
-        f"{variables}{fix}"
+        f"{ctx.tag}, point {i}, {label}: {head}\nWorst element: {element}\n{cmp.summary()}\n"
+        f"Inputs: {_inputs_text(ctx, i)}\n{variables}{fix}"
     )
 
 
-def _variables_text(ctx: _Context) -> str:
-    """Which variable each index of a Hessian-like quantity is (they are flattened parameters)."""
+def element_label(ctx: _Context, quantity: str, index: tuple[int, ...]) -> str:
+    """The element ``index`` of ``quantity`` as an op author reads it: ``out[4]``,
+    ``d out[4] / d x[4]``, ``d^2 out / d x[0] d x[1]``, ``<d out[2], v1>``."""
+    out_rank = len(ctx.data.numbers["value"].shape) - 1
+
+    def at(name: str, ix: Sequence[int]) -> str:
+        return name + (str(list(ix)) if ix else "")
+
+    if quantity == "value":
+        return at("out", index)
+    if quantity.startswith("grad/"):
+        return f"d {at('out', index[:out_rank])} / d {at(quantity.removeprefix('grad/'), index[out_rank:])}"
+    if quantity in _ORDERS:
+        names = _variable_names(ctx)
+        ks = index[out_rank:]
+        wrt = " ".join(f"d {names[k]}" if k < len(names) else f"d #{k}" for k in ks)
+        return f"d^{len(ks)} {at('out', index[:out_rank])} / {wrt}"
+    if quantity in _PROJECTIONS and index:
+        order = "" if quantity == "proj/grad" else "^2"
+        return f"d{order} {at('out', index[1:])} along direction v{index[0]}"
+    return f"{quantity}{list(index)}"
+
+
+def _with_suspect(results: list[QuantityResult]) -> list[QuantityResult]:
+    """Add to each failed comparison at a point which side of torch is the likely culprit, from
+    the evidence of the other quantities: a derivative failing beside a value that matches points
+    at the derivative formula of the mode (the backward in reverse mode), not at the forward."""
+    value = next((r for r in results if r.quantity == "value"), None)
+    out = []
+    for r in results:
+        if r.passed or r.comparison is None or not r.message:
+            out.append(r)
+            continue
+        if r.quantity == "value":
+            hint = "Suspect: torch's forward computation (the value itself is off)."
+        elif value is not None and value.passed and value.comparison is not None:
+            what = (
+                "the backward formula"
+                if r.mode in ("reverse", "double_backward", "compile")
+                else (f"the derivative rule used by mode {r.mode}")
+            )
+            hint = (
+                f"Suspect: {what}. The value matches (to {value.comparison.max_ulp_err:.3g} ULPs), "
+                "this derivative does not."
+            )
+        elif value is not None and not value.passed:
+            hint = "Suspect: torch's forward first: the value is off too, and derivatives often reuse it."
+        else:
+            hint = ""
+        out.append(dataclasses.replace(r, message=f"{r.message}\n{hint}" if hint else r.message))
+    return out
+
+
+def _variable_names(ctx: _Context) -> list[str]:
+    """The flattened variables, ``x[0]``, ``x[1]``, ``b``..., in derivative-index order."""
     names = []
     for p in ctx.params:
         shape = ctx.data.inputs[p].shape[1:]
         names += [p + (str(list(ix)) if shape else "") for ix in np.ndindex(*shape)]
+    return names
+
+
+def _variables_text(ctx: _Context) -> str:
+    """Which variable each index of a Hessian-like quantity is (they are flattened parameters)."""
+    names = _variable_names(ctx)
     shown = ", ".join(f"{k}={n}" for k, n in enumerate(names[:16]))
     more = f", ... ({len(names)} in all)" if len(names) > 16 else ""
     return f"Variables (derivative indices): {shown}{more}\n"

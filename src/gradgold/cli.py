@@ -303,7 +303,7 @@ def _check_records(checks: Sequence[Any]) -> list[dict[str, Any]]:
         if c.problem:
             records.append(head | {"passed": False, "error": c.problem})
         elif c.skipped:
-            records.append(head | {"passed": True, "skipped": c.skipped})
+            records.append(head | {"passed": None, "skipped": c.skipped})
         records += [r.record() | {"xfail": c.expected_failure or None} for r in c.results]
     return records
 
