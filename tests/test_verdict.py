@@ -75,7 +75,7 @@ def test_a_record_carries_its_allowance_and_worst_element() -> None:
 
 def test_a_normwise_case_gets_the_largest_element_as_absolute_scale() -> None:
     golden = _sigmoid_golden()
-    value, grad = check_golden(_case(torch.sigmoid, normwise="evidence"), golden, "float64")
+    _, grad = check_golden(_case(torch.sigmoid, normwise="evidence"), golden, "float64")
     assert grad.passed and grad.comparison is not None and grad.comparison.absolute_used == 1
     with pytest.raises(CaseError, match="normwise= needs the evidence as a non-empty string"):
         _case(torch.sigmoid, normwise=" ")
