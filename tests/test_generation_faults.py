@@ -114,7 +114,11 @@ def test_a_hung_kernel_is_replaced_and_the_run_goes_on(
     outcomes, _ = gen.generate(project, slow_first, embedded=True, timeout=2, jobs=1)
     by_id = {o.case_id: o for o in outcomes}
     assert by_id["demo/slow"].status == "failed"
-    assert "kernel gave no answer within 1 s; it was stopped and replaced" in by_id["demo/slow"].reason
+    assert by_id["demo/slow"].reason.startswith(f"{project.golden_dir / 'demo.py'}: case demo/slow: the ")
+    assert by_id["demo/slow"].reason.endswith(
+        "kernel gave no answer within 1 s; it was stopped and replaced; raise --timeout if the case "
+        "needs longer"
+    )
     assert by_id["demo/square"].status == by_id["demo/product"].status == "generated"
     assert not _kernels(os.getpid())
 

@@ -19,14 +19,22 @@ import click
 
 from .errors import GradgoldError
 from .jsonout import dumps
+from .printable import printable
 from .suite import Project, find_project, golden_path, golden_state, load_cases, orphans, select
 
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 
 def _fail(message: str) -> NoReturn:
-    click.echo(f"gradgold: error: {message}", err=True)
+    click.echo(f"gradgold: error: {printable(message, keep_newlines=True)}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def _say(text: str) -> None:
+    """Print a line of text output. Whatever a golden or a file name supplied has been escaped
+    field by field already (newlines too); this escapes any control character left, keeping the
+    line breaks of gradgold's own multi-line messages."""
+    click.echo(printable(text, keep_newlines=True))
 
 
 def _project(golden_dir: str | None) -> Project:
@@ -198,7 +206,7 @@ def _print_generation(
             line += f"  [{o.evaluator}]"
         click.echo(line)
         if o.reason:
-            click.echo(f"           {o.reason}")
+            _say(f"           {o.reason}")
     if quiet_ones and not verbose and not quiet:
         kinds = " or ".join(sorted({"fresh" if o.status == "skipped" else "unchanged" for o in quiet_ones}))
         click.echo(f"{len(quiet_ones)} case(s) {kinds}, not listed (-v lists every case)")
@@ -323,9 +331,9 @@ def _print_check_lines(checks: Sequence[Any]) -> None:
     for c in checks:
         click.echo(f"{c.status:<5} {c.case_id} [{c.label}]")
         if c.problem:
-            click.echo(f"      {c.problem}")
+            _say(f"      {c.problem}")
         if c.status == "SKIP":
-            click.echo(f"      {c.skip_reason}")
+            _say(f"      {c.skip_reason}")
             continue
         if c.status == "XPASS":
             click.echo(
@@ -337,7 +345,7 @@ def _print_check_lines(checks: Sequence[Any]) -> None:
             continue
         for r in c.results:
             if not r.passed:
-                click.echo("      " + r.message.replace("\n", "\n      "))
+                _say("      " + r.message.replace("\n", "\n      "))
     counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "XFAIL", "SKIP")}
     failed = len(checks) - sum(counts.values())
     tail = f", {counts['XFAIL']} xfailed" if counts["XFAIL"] else ""
@@ -364,10 +372,14 @@ def list_(check_: bool, golden_dir: str | None) -> None:
     statuses = [(golden_state(project, c).status, c.id) for c in cases]
     for status, cid in statuses:
         if not check_ or status != "fresh":
-            click.echo(f"{status:<10} {cid}")
-    found = orphans(project, cases)
+            _say(f"{status:<10} {cid}")
+    try:
+        found = orphans(project, cases)
+    except GradgoldError as exc:
+        _fail(str(exc))
     for gid in found:
-        click.echo(f"{'orphan':<10} {gid}  (no case defines it; delete {golden_path(project, gid)})")
+        path = printable(golden_path(project, gid))
+        _say(f"{'orphan':<10} {printable(gid)}  (no case defines it; delete {path})")
     if check_:
         _list_verdict([s for s, _ in statuses], len(found))
 
@@ -413,11 +425,12 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
     if as_json:
         click.echo(dumps(doc, indent=1))
         return
-    click.echo(f"{doc['id']}: {doc['wolfram']}")
+    engine = doc["engine"]
+    _say(f"{printable(doc['id'])}: {printable(doc['wolfram'])}")
     renamed = [f"{p} is {w}" for p, w in doc["wl_names"].items() if p != w]
     if renamed:
-        click.echo(f"parameters written differently in wolfram=: {', '.join(renamed)}")
-    click.echo(f"engine: {doc['engine']['name']}, {doc['engine']['version']}; precision {doc['precision']}")
+        _say(f"parameters written differently in wolfram=: {printable(', '.join(renamed))}")
+    _say(f"engine: {printable(engine['name'])}, {printable(engine['version'])}; precision {doc['precision']}")
     cplx = set(golden.meta.get("complex", []))
     if cplx or golden.meta.get("complex_output"):
         click.echo(
@@ -524,9 +537,10 @@ def prune(dry_run: bool, golden_dir: str | None) -> None:
         shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
         if not dry_run:
             path.unlink()
-            if not any(path.parent.iterdir()):
+            if path.parent != project.golden_dir and not any(path.parent.iterdir()):
                 path.parent.rmdir()
-        click.echo(f"{'would delete' if dry_run else 'deleted'} {shown}  (no case defines {gid})")
+        verb = "would delete" if dry_run else "deleted"
+        _say(f"{verb} {printable(shown)}  (no case defines {printable(gid)})")
     if not found:
         click.echo("no orphan goldens")
     elif dry_run:
@@ -576,7 +590,7 @@ def diff(
     except GradgoldError as exc:
         _fail(str(exc))
     for line in review.format_diff(diffs):
-        click.echo(line)
+        _say(line)
     changed = any(d.status not in ("unchanged", "metadata only") for d in diffs)
     sys.exit(EXIT_MISMATCH if exit_code and changed else EXIT_OK)
 
@@ -662,7 +676,7 @@ def verify(
         for case_id, found in findings.items():
             click.echo(f"{'OK' if not found else 'FAIL':<4}  {case_id}  (offline)")
             for f in found:
-                click.echo(f"      {f.message}")
+                _say(f"      {f.message}")
         failed = sum(bool(found) for found in findings.values())
         if rigorous:
             from .verify import reverify_rigorous
@@ -679,7 +693,7 @@ def verify(
             if info is not None:
                 click.echo(f"engine: {info.name}, {info.version} ({info.path})")
             for a in agreements:
-                click.echo(f"{'OK' if a.passed else 'FAIL':<4}  {a.message}")
+                _say(f"{'OK' if a.passed else 'FAIL':<4}  {a.message}")
             failed += sum(not a.passed for a in agreements)
     except GradgoldError as exc:
         _fail(str(exc))

@@ -10,12 +10,17 @@ never pays for it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import glob
 import importlib.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -26,6 +31,13 @@ from .errors import KernelHungError, KernelNotFoundError, KernelStartError
 __all__ = ["Engine", "EngineInfo", "Outcome", "locate_kernel"]
 
 EMBEDDED = "gradgold-embedded-kernel"
+
+#: The embedded kernel's address-space limit (MiB) unless ``$GRADGOLD_KERNEL_MEMORY_MB`` (or
+#: ``gradgold generate --kernel-memory``) says otherwise; 0 means no limit.
+DEFAULT_KERNEL_MEMORY_MB = 4096
+MEMORY_ENV = "GRADGOLD_KERNEL_MEMORY_MB"
+#: Tells the kernel its parent's PID from its first instruction (where PR_SET_PDEATHSIG is missing).
+PARENT_ENV = "GRADGOLD_KERNEL_PARENT"
 
 _STANDARD_KERNELS = (
     "/usr/local/Wolfram/*/*/Executables/WolframKernel",
@@ -114,8 +126,84 @@ def _embedded_path() -> str:
     return path
 
 
+def kernel_memory_mb() -> int:
+    """The embedded kernel's memory limit in MiB (0: none), from ``$GRADGOLD_KERNEL_MEMORY_MB``."""
+    text = os.environ.get(MEMORY_ENV, "").strip()
+    if not text:
+        return DEFAULT_KERNEL_MEMORY_MB
+    if not text.isdigit():
+        raise KernelStartError(
+            f"{MEMORY_ENV}={text!r} is not a whole number of MiB; set it to e.g. 8192, or 0 for no limit"
+        )
+    return int(text)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's ``prctl`` on Linux (looked up before any fork), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+    return libc.prctl
+
+
+def kernel_preexec(parent: int, memory_mb: int) -> Callable[[], None]:
+    """What the kernel's child process does between fork and exec, i.e. before its first
+    instruction: die with the process that started it, and cap its memory.
+
+    ``PR_SET_PDEATHSIG`` sends SIGKILL when the *thread* that forked exits: wolframclient forks
+    from its controller thread, which lives as long as the session, and dies with gradgold even
+    under SIGKILL. A parent that died before the ``prctl`` is caught by comparing ``getppid``.
+    ``RLIMIT_AS`` caps the address space: an evaluation that needs more fails with a memory error
+    instead of taking the machine's memory."""
+    prctl = _prctl()
+    limit = memory_mb * 1024 * 1024
+
+    def setup() -> None:
+        if prctl is not None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(1)
+        if limit:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return setup
+
+
+_PATCH_LOCK = threading.Lock()
+
+
+def _install_kernel_preexec(module: Any) -> None:
+    """Make wolframclient's ``Popen`` (looked up in its controller module at each start) apply
+    the starting controller's ``gradgold_preexec`` and environment. Only controllers of gradgold
+    carry one: any other use of wolframclient in the process is left as it is."""
+    with _PATCH_LOCK:
+        original = module.Popen
+        if getattr(original, "gradgold_patched", False):
+            return
+
+        def popen(*args: Any, **kwargs: Any) -> Any:
+            thread = threading.current_thread()
+            setup = getattr(thread, "gradgold_preexec", None)
+            if setup is not None:
+                kwargs.setdefault("preexec_fn", setup)
+                kwargs.setdefault("env", {**os.environ, **getattr(thread, "gradgold_env", {})})
+            return original(*args, **kwargs)
+
+        popen.gradgold_patched = True  # type: ignore[attr-defined]
+        module.Popen = popen
+
+
 class Engine:
-    """A running kernel. Use as a context manager: the kernel process never outlives the block."""
+    """A running kernel. Use as a context manager: the kernel process never outlives the block,
+    nor the gradgold process that started it (see :func:`kernel_preexec`)."""
 
     def __init__(self, path: str, kind: str, startup_timeout: float = 60.0) -> None:
         self.path, self.kind = path, kind
@@ -126,14 +214,23 @@ class Engine:
 
     def __enter__(self) -> Engine:
         from wolframclient.evaluation import WolframLanguageSession
-        from wolframclient.evaluation.kernel.kernelcontroller import WolframKernelController
+        from wolframclient.evaluation.kernel import kernelcontroller
         from wolframclient.exception import WolframKernelException
 
         launched = self._launched
+        # A real kernel maps far more address space than it uses: only the embedded one is capped.
+        memory = kernel_memory_mb() if self.kind == "embedded" else 0
+        preexec = kernel_preexec(os.getpid(), memory)
+        child_env = {PARENT_ENV: str(os.getpid()), MEMORY_ENV: str(memory)}
+        _install_kernel_preexec(kernelcontroller)
 
-        class Controller(WolframKernelController):  # type: ignore[misc]
+        class Controller(kernelcontroller.WolframKernelController):  # type: ignore[misc]
             """Remembers each kernel process it starts: wolframclient kills a kernel that failed to
-            start without waiting for it, and we must reap it (and kill it if it lingers)."""
+            start without waiting for it, and we must reap it (and kill it if it lingers). Its
+            kernels die with gradgold and have a memory limit (``gradgold_preexec``)."""
+
+            gradgold_preexec = staticmethod(preexec)
+            gradgold_env = child_env
 
             def _kernel_start(self) -> None:
                 try:

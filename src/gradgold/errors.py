@@ -20,6 +20,7 @@ __all__ = [
     "KernelHungError",
     "KernelNotFoundError",
     "KernelStartError",
+    "OutsideGoldenDirError",
 ]
 
 
@@ -41,6 +42,10 @@ class GoldenMissingError(GoldenError):
 
 class GoldenStaleError(GoldenError):
     """The golden was generated for a different version of its case."""
+
+
+class OutsideGoldenDirError(GoldenError):
+    """A path under the golden directory resolves outside it (a symbolic link): never followed."""
 
 
 class GoldenFormatError(GoldenError):
@@ -68,7 +73,8 @@ class EvaluationError(EngineError):
 
 
 class GenerationLockedError(GradgoldError):
-    """Another generator holds the golden directory."""
+    """The golden directory cannot be locked for generation: another generator holds it, or it is
+    not writable."""
 
 
 class CheckError(GradgoldError):

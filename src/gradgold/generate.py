@@ -27,10 +27,17 @@ import numpy.typing as npt
 
 from .cases import FORMAT_VERSION, Case, Point
 from .engine import Engine, EngineInfo, locate_kernel
-from .errors import EngineError, EvaluationError, GenerationLockedError, KernelStartError
+from .errors import (
+    EngineError,
+    EvaluationError,
+    GenerationLockedError,
+    KernelHungError,
+    KernelStartError,
+    OutsideGoldenDirError,
+)
 from .exact import agreeing_digits, certified_float, round_to_grid
-from .golden import Golden, GridData, write_golden
-from .suite import Project, golden_path, golden_state
+from .golden import TEMP_PREFIX, Golden, GridData, write_golden
+from .suite import Project, check_contained, golden_path, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
 __all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
@@ -113,10 +120,14 @@ def generate(
     generator may run on a golden directory at a time.
     """
     with generation_lock(project.golden_dir):
+        remove_stale_temps(project.golden_dir)
         outcomes: list[CaseOutcome] = []
         todo = []
         for c in cases:
-            if not force and golden_state(project, c).status == "fresh":
+            refused = _outside(project, c)
+            if refused:
+                outcomes.append(CaseOutcome(c.id, "failed", reason=refused))
+            elif not force and golden_state(project, c).status == "fresh":
                 outcomes.append(CaseOutcome(c.id, "skipped"))
             else:
                 todo.append(c)
@@ -365,9 +376,16 @@ def _run_workers(
 def generation_lock(golden_dir: Path) -> Iterator[None]:
     """Refuse to run two generators on one golden directory at once (the lock dies with its
     process, so a killed run never leaves a stale lock behind)."""
-    golden_dir.mkdir(parents=True, exist_ok=True)
     lock_path = golden_dir / ".gradgold.lock"
-    with open(lock_path, "a+") as handle:
+    try:
+        golden_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115 (closed below, after the lock is released)
+    except OSError as exc:
+        raise GenerationLockedError(
+            f"{golden_dir}: cannot create the generation lock {lock_path} ({exc.strerror}): the "
+            "golden directory is not writable; make it writable (or run where it is), then run again"
+        ) from exc
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -379,6 +397,27 @@ def generation_lock(golden_dir: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _outside(project: Project, case: Case) -> str:
+    """Why the case's golden may not be written ("" if it may): its path leads out of the golden
+    directory through a symbolic link, and a golden is never written through one."""
+    try:
+        check_contained(project.golden_dir, golden_path(project, case.id))
+    except OutsideGoldenDirError as exc:
+        return f"{case.source}: case {case.id}: {exc}; nothing was written"
+    return ""
+
+
+def remove_stale_temps(golden_dir: Path) -> None:
+    """Delete the temporary files (``.gradgold-tmp-*``) a killed write left in the suite
+    directories. Called under the generation lock, so no running write owns one."""
+    for suite_dir in golden_dir.iterdir():
+        if suite_dir.is_symlink() or not suite_dir.is_dir():
+            continue
+        for tmp in suite_dir.glob(TEMP_PREFIX + "*"):
+            if tmp.is_file() and not tmp.is_symlink():
+                tmp.unlink(missing_ok=True)
 
 
 def evaluation_points(case: Case) -> tuple[list[Point], dict[str, list[int]]]:
@@ -423,6 +462,8 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
     where = f"{case.source}: case {case.id}"
     try:
         outcome = engine.evaluate(program.text, timeout=timeout + _GRACE_SECONDS)
+    except KernelHungError as exc:
+        raise KernelHungError(f"{where}: {exc}; raise --timeout if the case needs longer") from exc
     except EngineError:
         raise
     except Exception as exc:  # a dead or broken kernel: wolframclient raises its own types

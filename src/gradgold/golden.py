@@ -53,7 +53,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -62,7 +62,11 @@ from .cases import FORMAT_VERSION
 from .errors import GoldenFormatError
 from .exact import GRID_NAMES
 
-__all__ = ["Golden", "GridData", "magnitude_problem", "read_golden", "write_golden"]
+__all__ = ["TEMP_PREFIX", "Golden", "GridData", "magnitude_problem", "read_golden", "write_golden"]
+
+#: Name prefix of the temporary file a golden is written to before it is renamed into place. A
+#: write killed before the rename leaves one: never a golden, and ``gradgold generate`` deletes it.
+TEMP_PREFIX = ".gradgold-tmp-"
 
 _FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 _MAX_ENTRY_BYTES = 1 << 30
@@ -127,7 +131,7 @@ def write_golden(path: Path, golden: Golden) -> bool:
     if path.exists() and path.read_bytes() == data:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".gradgold-tmp-", suffix=".npz", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".npz", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -293,8 +297,8 @@ def _read_entry(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.nd
                 f"{path}: entry {name!r} declares shape {shape} of {dtype} but holds "
                 f"{info.file_size - offset} bytes of data; {_regen(path)}"
             )
-        data = head[offset:] + member.read(info.file_size - len(head))
-    if len(data) != count * dtype.itemsize:
+        data = _read_into(member, head[offset:], count * dtype.itemsize)
+    if data is None:
         raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
     try:
         arr = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
@@ -304,7 +308,28 @@ def _read_entry(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.nd
         ) from exc
     if dtype.kind == "U":
         _check_code_points(path, name, arr)
-    return arr.copy()
+    return arr  # owns its buffer (a bytearray of its own): no copy needed
+
+
+#: Bytes read from a zip entry at a time: loading a golden holds each array once, plus this.
+_CHUNK = 1 << 24
+
+
+def _read_into(member: IO[bytes], start: bytes, size: int) -> bytearray | None:
+    """The entry's ``size`` data bytes (``start`` already read), in one buffer filled chunk by
+    chunk, so a large golden is never held twice; None if the entry ends early."""
+    buf = bytearray(size)
+    view = memoryview(buf)
+    filled = len(start)
+    view[:filled] = start
+    while filled < size:
+        chunk = member.read(min(_CHUNK, size - filled))
+        if not chunk:
+            return None
+        view[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    view.release()
+    return buf
 
 
 def _check_storage(path: Path, info: zipfile.ZipInfo) -> None:
@@ -382,9 +407,16 @@ def _checked_header(
 
 def _check_code_points(path: Path, name: str, arr: np.ndarray[Any, Any]) -> None:
     """numpy builds Python strings from any 32-bit code units; refuse those that are not text."""
-    units = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("="))).reshape(-1).view(np.uint32)
-    if np.any((units > 0x10FFFF) | ((units >= 0xD800) & (units <= 0xDFFF))):
-        raise GoldenFormatError(f"{path}: entry {name!r} holds invalid unicode code points; {_regen(path)}")
+    units = (
+        np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("="), copy=False)).reshape(-1).view(np.uint32)
+    )
+    step = _CHUNK // 4
+    for start in range(0, units.size, step):  # in chunks: no mask as large as the entry
+        part = units[start : start + step]
+        if np.any((part > 0x10FFFF) | ((part >= 0xD800) & (part <= 0xDFFF))):
+            raise GoldenFormatError(
+                f"{path}: entry {name!r} holds invalid unicode code points; {_regen(path)}"
+            )
 
 
 def _check_version(path: Path, version: np.ndarray[Any, Any]) -> None:
@@ -595,19 +627,21 @@ def _grid(
             raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
 
-    numbers = {q: take(q, "f", s).astype(np.float64) for q, s in quantities.items()}
+    numbers = {q: take(q, "f", s).astype(np.float64, copy=False) for q, s in quantities.items()}
     magnitudes = {}
     for q in meta.get("magnitudes", []):
-        mag = take(f"magnitude/{q}", "f", quantities[q]).astype(np.float64)
+        mag = take(f"magnitude/{q}", "f", quantities[q]).astype(np.float64, copy=False)
         problem = magnitude_problem(numbers[q], mag)
         if problem:
             raise GoldenFormatError(f"{path}: entry {grid}/magnitude/{q} {problem}; {_regen(path)}")
         magnitudes[q] = mag
     return GridData(
-        inputs={p: take(f"input/{p}", "f", s).astype(np.float64) for p, s in params.items()},
+        inputs={p: take(f"input/{p}", "f", s).astype(np.float64, copy=False) for p, s in params.items()},
         numbers=numbers,
         digits={q: take(f"digits/{q}", "U", s) for q, s in quantities.items()},
-        certified={q: take(f"certified/{q}", "i", s).astype(np.int16) for q, s in quantities.items()},
+        certified={
+            q: take(f"certified/{q}", "i", s).astype(np.int16, copy=False) for q, s in quantities.items()
+        },
         magnitudes=magnitudes,
     )
 
@@ -619,9 +653,12 @@ def _content_problem(arr: np.ndarray[Any, Any]) -> str:
     if arr.dtype.kind == "i" and arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int16).max):
         return "holds a certified digit count outside 0..32767"
     if arr.dtype.kind == "U":
-        bad = [i for i, s in enumerate(arr.reshape(-1).tolist()) if not _DIGITS.match(s)]
-        if bad:
-            return f"holds {arr.reshape(-1).tolist()[bad[0]]!r:.80} where a decimal number is expected"
+        flat = arr.reshape(-1)
+        step = 1 << 16
+        for start in range(0, flat.size, step):  # in chunks: no list of every string at once
+            bad = next((s for s in flat[start : start + step].tolist() if not _DIGITS.match(s)), None)
+            if bad is not None:
+                return f"holds {bad!r:.80} where a decimal number is expected"
     return ""
 
 

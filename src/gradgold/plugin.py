@@ -22,6 +22,7 @@ import pytest
 
 from .errors import CaseError, GradgoldError
 from .modes import MODES, case_modes, check_label, expected_failure
+from .printable import printable
 from .suite import Project, case_files, find_project, golden_path, golden_state, load_cases, orphans
 from .update import ci_refusal, in_ci
 
@@ -295,7 +296,7 @@ def orphan_report(project: Project, ids: Sequence[str], mode: str) -> list[str]:
     for gid in ids:
         path = golden_path(project, gid)
         shown = path.relative_to(project.root) if path.is_relative_to(project.root) else path
-        lines.append(f"{shown}: no case defines {gid} (deleted or renamed?)")
+        lines.append(f"{printable(shown)}: no case defines {printable(gid)} (deleted or renamed?)")
     verdict = "this fails the run (--gradgold-orphans=fail)" if mode == "fail" else "not a failure"
     lines.append(
         f"{len(ids)} orphan golden(s), {verdict}; delete them with `gradgold prune` "
@@ -373,7 +374,7 @@ class GoldenItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (GoldenMismatch, GradgoldError)):
-            return str(excinfo.value)
+            return printable(str(excinfo.value), keep_newlines=True)
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

@@ -25,7 +25,8 @@ from .cases import Case
 from .compare import ulps
 from .errors import GoldenError, GradgoldError
 from .golden import Golden, read_golden
-from .suite import Project, golden_file
+from .printable import printable
+from .suite import Project, golden_file, golden_files
 
 __all__ = [
     "CaseDiff",
@@ -139,27 +140,25 @@ def _quantity_changes(
 
 
 def diff_dirs(case_ids: Sequence[str], old_dir: Path, new_dir: Path) -> list[CaseDiff]:
-    """Compare the goldens of ``case_ids`` between two golden directories."""
-    return [
-        _diff_paths(cid, golden_file(old_dir, cid), golden_file(new_dir, cid))
-        for cid in sorted(dict.fromkeys(case_ids))
-    ]
+    """Compare the goldens of ``case_ids`` between two golden directories; each golden is read
+    with the containment check of its directory (a golden linked out of it is unreadable)."""
+    return [_diff_paths(cid, old_dir, new_dir) for cid in sorted(dict.fromkeys(case_ids))]
 
 
-def _diff_paths(case_id: str, old: Path, new: Path) -> CaseDiff:
+def _diff_paths(case_id: str, old_dir: Path, new_dir: Path) -> CaseDiff:
+    old, new = golden_file(old_dir, case_id), golden_file(new_dir, case_id)
     try:
-        a = read_golden(old) if old.exists() else None
-        b = read_golden(new) if new.exists() else None
+        a = read_golden(old, root=old_dir) if old.exists() or old.is_symlink() else None
+        b = read_golden(new, root=new_dir) if new.exists() or new.is_symlink() else None
     except GoldenError as exc:
         return CaseDiff(case_id, "unreadable", note=str(exc))
     return diff_goldens(case_id, a, b)
 
 
 def golden_ids(directory: Path) -> list[str]:
-    """Ids of the golden files in a golden directory (``<suite>/<case>.npz``)."""
-    if not directory.is_dir():
-        return []
-    return [f"{p.parent.name}/{p.stem}" for p in sorted(directory.glob("*/*.npz"))]
+    """Ids of the golden files in a golden directory (``<suite>/<case>.npz``); a link out of it
+    is refused (:func:`gradgold.suite.golden_files`)."""
+    return golden_files(directory)
 
 
 @contextmanager
@@ -211,16 +210,17 @@ def _git(root: Path, *args: str) -> bytes:
 
 
 def format_diff(diffs: Sequence[CaseDiff]) -> list[str]:
-    """The report a reviewer reads: one block per case, then the counts."""
+    """The report a reviewer reads: one block per case, then the counts. Ids, metadata keys and
+    notes come from golden files and their names: control characters in them are escaped."""
     lines: list[str] = []
     for d in diffs:
-        head = f"{d.case_id}: {d.status}"
+        head = f"{printable(d.case_id)}: {d.status}"
         if d.metadata:
-            head += f" (metadata: {', '.join(d.metadata)})"
+            head += f" (metadata: {', '.join(printable(k) for k in d.metadata)})"
         lines.append(head)
-        lines += [f"  {c.describe()}" for c in d.changes]
+        lines += [f"  {printable(c.describe())}" for c in d.changes]
         if d.note:
-            lines.append(f"  {d.note}")
+            lines.append(f"  {printable(d.note)}")
     order = ("unchanged", "metadata only", "numbers changed", "added", "removed", "unreadable")
     lines.append(", ".join(f"{sum(d.status == s for d in diffs)} {s}" for s in order))
     return lines

@@ -18,16 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .cases import Case, collecting, valid_name
-from .errors import CaseError, GoldenError, GoldenMissingError, GoldenStaleError
-from .golden import Golden, read_golden
+from .errors import CaseError, GoldenError, GoldenMissingError, GoldenStaleError, OutsideGoldenDirError
+from .freshness import stale_reason
+from .golden import TEMP_PREFIX, Golden, read_golden
 
 __all__ = [
     "STATES",
     "GoldenState",
     "Project",
+    "check_contained",
     "find_project",
     "fresh_golden",
     "golden_file",
+    "golden_files",
     "golden_path",
     "golden_state",
     "load_cases",
@@ -187,26 +190,61 @@ def golden_state(project: Project, case: Case) -> GoldenState:
         golden = read_golden(path, root=project.golden_dir)
     except GoldenError as exc:
         return GoldenState("unreadable", path, str(exc), error=exc)
-    if golden.fingerprint != case.fingerprint():
-        stale = GoldenStaleError(
-            f"{case.id}: golden {path} is stale: the case's expression, points or settings changed "
-            f"since it was generated; {fix}"
-        )
+    reason = stale_reason(case, golden)
+    if reason:
+        stale = GoldenStaleError(f"{case.id}: golden {path} is stale: {reason}; {fix}")
         return GoldenState("stale", path, str(stale), golden, stale)
     return GoldenState("fresh", path, golden=golden)
 
 
 def orphans(project: Project, cases: Sequence[Case]) -> list[str]:
-    """Ids of golden files whose case no longer exists."""
+    """Ids of golden files whose case no longer exists.
+
+    Raises :class:`OutsideGoldenDirError` when a suite directory or golden is a link out of the
+    golden directory: a prune must never delete files elsewhere."""
     known = {c.id for c in cases}
-    if not project.golden_dir.is_dir():
+    return [gid for gid in golden_files(project.golden_dir) if gid not in known]
+
+
+def golden_files(golden_dir: Path) -> list[str]:
+    """Ids (``<suite>/<case>``) of the golden files in ``golden_dir``, sorted.
+
+    Nothing outside ``golden_dir`` is ever listed: a suite directory or golden that resolves
+    outside it (a symlink, e.g. committed in a pull request) raises
+    :class:`OutsideGoldenDirError` naming the link. Temporary files of an interrupted write
+    (``.gradgold-tmp-*``) are not goldens and are not listed.
+    """
+    if not golden_dir.is_dir():
         return []
     found = []
-    for path in sorted(project.golden_dir.glob("*/*.npz")):
-        gid = f"{path.parent.name}/{path.stem}"
-        if gid not in known:
-            found.append(gid)
+    for suite_dir in sorted(golden_dir.iterdir()):
+        if suite_dir.name.startswith(".") or not suite_dir.is_dir():
+            continue
+        check_contained(golden_dir, suite_dir)
+        for path in sorted(suite_dir.glob("*.npz")):
+            if path.name.startswith(TEMP_PREFIX):
+                continue
+            check_contained(golden_dir, path)
+            found.append(f"{suite_dir.name}/{path.stem}")
     return found
+
+
+def check_contained(golden_dir: Path, path: Path) -> None:
+    """Refuse a path under the golden directory that resolves outside it (through a symlink of
+    its own or of a directory above it): gradgold never reads, writes or deletes through one."""
+    base = golden_dir.resolve()
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise OutsideGoldenDirError(f"{path}: cannot be resolved ({exc}); remove the link") from exc
+    if real.is_relative_to(base):
+        return
+    link = next((p for p in (path, *path.parents) if p.is_symlink()), path)
+    raise OutsideGoldenDirError(
+        f"{link} is a symbolic link to {real if link == path else link.resolve()}, outside the golden "
+        f"directory {base}; gradgold never follows a link out of it (a pull request could point it "
+        f"anywhere). Replace the link with a real directory or file, e.g. `git rm {link}`"
+    )
 
 
 def fresh_golden(project: Project, case: Case) -> Golden:

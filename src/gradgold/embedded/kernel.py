@@ -150,11 +150,18 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _serve(args: KernelArgs) -> int:
+def _parent() -> int:
+    """The PID of the gradgold process that started this kernel: given in ``$GRADGOLD_KERNEL_PARENT``
+    (read at the first instruction, so a parent killed during this process's start-up is noticed
+    on every platform), else the current parent."""
+    given = os.environ.get("GRADGOLD_KERNEL_PARENT", "")
+    return int(given) if given.isdigit() else os.getppid()
+
+
+def _serve(args: KernelArgs, parent: int) -> int:
     """Connect, load Mathics3, acknowledge with ``OK``, then answer requests until ``Quit``."""
     import zmq
 
-    parent = os.getppid()
     context = zmq.Context()
     sockets: list[Any] = []
     try:
@@ -170,7 +177,6 @@ def _serve(args: KernelArgs) -> int:
             sockets.append(log.socket)
             log.socket.connect(args.log_uri)
 
-        _watch_parent(parent)
         from gradgold.embedded.engine import Engine, QuitRequested
 
         engine = Engine(on_output=log)
@@ -200,6 +206,9 @@ def _serve(args: KernelArgs) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: serve wolframclient when started as a kernel, else print one line and exit."""
+    parent = _parent()
+    if os.getppid() != parent:  # gradgold died while this process was starting: nobody to serve
+        return 1
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in ("--version", "-version", "-v"):
         print(_version_line())
@@ -217,9 +226,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    _watch_parent(parent)
     _quiet_process()
     try:
-        code = _serve(args)
+        code = _serve(args, parent)
     except Exception as exc:  # fatal: say why on stderr, the one place left to say it
         print(f"{PROG}: fatal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         code = 1
