@@ -95,6 +95,14 @@ def main() -> None:
     show_default=True,
     help="Seconds a kernel may take to start (a real kernel checking its licence can be slow).",
 )
+@click.option(
+    "--kernel-memory",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="MB",
+    help="Memory (address space) each embedded kernel may use, in MiB; 0 for no limit (default: "
+    "$GRADGOLD_KERNEL_MEMORY_MB, else 4096). A case that needs more fails, named.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every case in the closing table, skipped ones included."
@@ -109,14 +117,19 @@ def generate(
     timeout: int,
     jobs: int | None,
     startup_timeout: float,
+    kernel_memory: int | None,
     quiet: bool,
     verbose: bool,
     as_json: bool,
     golden_dir: str | None,
 ) -> None:
     """Evaluate cases with a Wolfram Language engine and write their goldens."""
+    from .engine import MEMORY_ENV
     from .generate import generate as run
     from .generate import size_note
+
+    if kernel_memory is not None:  # the kernels this process starts read it (engine.kernel_memory_mb)
+        os.environ[MEMORY_ENV] = str(kernel_memory)
 
     def progress(event: str, case: Any, done: int, total: int, seconds: float | None) -> None:
         if quiet or as_json:

@@ -12,6 +12,7 @@ Only the kernel process imports this module: it imports Mathics3 (GPL, see ``LIC
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 import traceback
@@ -64,6 +65,7 @@ _QUIT_NAMES = frozenset({"System`Quit", "System`Exit"})
 # Messages this kernel itself issues; they are attached to General so WL can print them.
 _INTERNAL_TAG = "internal"
 _DECODE_TAG = "wxfdecode"
+_MEMORY_TAG = "nomem"
 
 
 class QuitRequested(Exception):
@@ -255,6 +257,10 @@ class Engine:
             raise
         except AbortInterrupt:
             result, failure_type = SymbolAborted, "Abort"
+        except MemoryError:
+            outcome = _failed(Message("General", _MEMORY_TAG, _memory_text()))
+            outcome.output = self._collect_output()
+            return outcome
         except Exception as exc:
             outcome = _failed(_internal_error("in Mathics3 while evaluating", exc))
             outcome.messages[:0] = self._collect_messages()
@@ -352,6 +358,16 @@ def _internal_error(context: str, exc: BaseException) -> Message:
         where = f" (at {last.filename.rsplit('site-packages/', 1)[-1]}:{last.lineno})"
     text = f"{ENGINE_NAME}: internal error {context}: {type(exc).__name__}: {exc}{where}"
     return Message("General", _INTERNAL_TAG, text)
+
+
+def _memory_text() -> str:
+    """What a case that hit the kernel's memory limit (``RLIMIT_AS``, set when it started) needs."""
+    limit = os.environ.get("GRADGOLD_KERNEL_MEMORY_MB", "")
+    cap = f"its limit of {limit} MiB" if limit.isdigit() and int(limit) else "the memory it could get"
+    return (
+        f"{ENGINE_NAME}: the evaluation needed more memory than {cap}; simplify the case, or raise "
+        "the limit with `gradgold generate --kernel-memory MB` (or GRADGOLD_KERNEL_MEMORY_MB)"
+    )
 
 
 def _failed(message: Message) -> Evaluated:

@@ -180,6 +180,9 @@ def _serve(args: KernelArgs, parent: int) -> int:
         from gradgold.embedded.engine import Engine, QuitRequested
 
         engine = Engine(on_output=log)
+        from gradgold.embedded import sandbox
+
+        sandbox.install(engine.session)  # from here on, the kernel only computes
         push.send(b"OK")
         log(2, f"Connected to logging socket: {args.log_uri}")
 
