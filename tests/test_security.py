@@ -248,3 +248,18 @@ def test_a_temporary_file_left_by_a_killed_write_is_no_orphan(project: Path) -> 
     done = gradgold_cli(project, "generate", "--embedded")  # every case fresh: no engine starts
     assert done.returncode == 0, done.stderr
     assert not stray.exists()
+
+
+def test_a_report_with_error_rows_fails_and_says_why(project: Path) -> None:
+    """The audit: ``report`` exited 0 with ERROR rows that gave no reason."""
+    (project / "golden" / "demo" / "product.npz").unlink()
+    done = gradgold_cli(project, "report", "--date", "2026-01-01")
+    assert done.returncode == 2, done.stderr
+    missing = f"demo/product: golden file {project}/golden/demo/product.npz is missing"
+    assert done.stderr.startswith(f"gradgold: error: demo/product: {missing}; run `gradgold generate")
+    assert done.stderr.endswith(
+        "gradgold: error: 1 case(s) could not be checked (ERROR rows in the report); fix them, then rerun\n"
+    )
+    assert (
+        f"- `demo/product`: **error** (float64, float32): the check could not run: {missing}" in done.stdout
+    )

@@ -769,6 +769,17 @@ def report(
         Path(output).write_text(text)
     if plot is not None:
         render_plot(built, Path(plot))
+    _report_errors(built.rows)
+
+
+def _report_errors(rows: Sequence[Any]) -> None:
+    """A report with ERROR rows (checks that could not run) exits 2, saying why on stderr, once per
+    case: a CI job rendering the report must not pass over goldens it could not read."""
+    reasons = {r.case_id: r.reason for r in rows if r.status == "ERROR"}
+    for case_id, reason in reasons.items():
+        click.echo(f"gradgold: error: {case_id}: {printable(reason or 'the check could not run')}", err=True)
+    if reasons:
+        _fail(f"{len(reasons)} case(s) could not be checked (ERROR rows in the report); fix them, then rerun")
 
 
 def _plot_link(plot: str | None, output: str | None) -> str | None:

@@ -270,7 +270,12 @@ def render_markdown(
 
 
 def _unexpected_text(rows: Sequence[Row]) -> str:
-    """What an unexpected row means and what to do, for the discrepancy list."""
+    """What an unexpected row means and what to do, for the discrepancy list. A check that could
+    not run (ERROR: a missing, stale or unreadable golden) says why, not that torch disagrees."""
+    errors = [r for r in rows if r.status == "ERROR"]
+    if errors:
+        dtypes = ", ".join(dict.fromkeys(r.dtype for r in errors))
+        return f"**error** ({dtypes}): the check could not run: {errors[0].reason or 'no reason recorded'}"
     parts = [
         f"{r.status} {r.quantity} {r.dtype}" + (f" ({_num(r.max_ulp, '.3g')} ULPs)" if r.max_ulp else "")
         for r in rows
