@@ -252,3 +252,27 @@ def test_errors_about_a_library_function_point_at_the_case_not_the_library() -> 
     line = err.traceback[0].lineno + 1
     assert str(err.value).startswith(f"{__file__}:{line}: case 'leaky', point 0: input='a' is not a real")
     assert "functional.py" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            {"flaot32": 64},
+            "rtol_ulps key 'flaot32' is not a dtype; did you mean 'float32'? use one of float64,",
+        ),
+        ({"half": 64}, "rtol_ulps key 'half' is not a dtype; use one of float64,"),
+        ({"float32": 0}, "rtol_ulps['float32']=0; give a positive number of float32 ULPs, e.g. 64"),
+        ({"float32": float("inf")}, "rtol_ulps['float32']=inf; give a positive number"),
+        ({"float32": "64"}, "rtol_ulps['float32']='64'; give a positive number"),
+    ],
+)
+def test_rtol_ulps_names_a_dtype_and_a_positive_number(overrides: dict, message: str) -> None:
+    with pytest.raises(gg.CaseError, match=r"test_cases.py:\d+: case 'add'") as err:
+        gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}], rtol_ulps=overrides)(add)
+    assert message in str(err.value)
+
+
+def test_rtol_ulps_accepts_every_dtype() -> None:
+    c = gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}], rtol_ulps={"float32": 8, "float64": 2.5})(add)
+    assert c.rtol_ulps == {"float32": 8, "float64": 2.5}

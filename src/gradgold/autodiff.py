@@ -19,7 +19,7 @@ import torch
 import torch.autograd.forward_ad as fwad
 import torch.func as tfunc
 
-__all__ = ["Engine", "NotApplicable", "engine_for", "prepare", "unsupported_reason"]
+__all__ = ["Differentiator", "NotApplicable", "engine_for", "prepare", "unsupported_reason"]
 
 Fn = Callable[..., Any]
 
@@ -108,7 +108,7 @@ def _f64(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu", torch.float64)
 
 
-class Engine:
+class Differentiator:
     """Derivatives of ``fn`` at ``xs`` (leaves that require grad) in one mode; ``out = fn(*xs)``."""
 
     def __init__(self, fn: Fn, xs: Sequence[torch.Tensor], out: torch.Tensor) -> None:
@@ -133,7 +133,7 @@ class Engine:
         return _flat([x.detach() for x in self.xs], ())
 
 
-class ReverseEngine(Engine):
+class ReverseEngine(Differentiator):
     """``torch.autograd.grad`` per element; ``create_graph`` only where a next order needs it, or at
     every order for ``double_backward``."""
 
@@ -178,7 +178,7 @@ class ReverseEngine(Engine):
         )
 
 
-class FuncEngine(Engine):
+class FuncEngine(Differentiator):
     """``torch.func``: ``jacrev``, then ``jacfwd`` per further order (``hessian`` at order 2)."""
 
     def full(self, k: int) -> torch.Tensor:
@@ -208,7 +208,7 @@ def _tangent_of(out: torch.Tensor) -> torch.Tensor | None:
     return tangent
 
 
-class ForwardEngine(Engine):
+class ForwardEngine(Differentiator):
     """Forward mode: dual numbers (``torch.autograd.forward_ad``) for first order, one tangent per
     variable or direction; nested ``torch.func.jvp`` for higher orders (forward_ad cannot nest)."""
 
@@ -262,7 +262,7 @@ class CompiledEngine(ReverseEngine):
             return super().proj(k, directions)
 
 
-def engine_for(mode: str, fn: Fn, xs: Sequence[torch.Tensor], out: torch.Tensor) -> Engine:
+def engine_for(mode: str, fn: Fn, xs: Sequence[torch.Tensor], out: torch.Tensor) -> Differentiator:
     """The engine of ``mode``; ``fn`` is already :func:`prepare`-d (compiled for ``compile``)."""
     if mode == "reverse":
         return ReverseEngine(fn, xs, out, graph_first=False)

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from .autodiff import Engine, engine_for, prepare, unsupported_reason
+from .autodiff import Differentiator, engine_for, prepare, unsupported_reason
 from .cases import Case
 from .compare import Comparison, compare, compare_exact
 from .devices import device_problem, dtype_problem
@@ -313,7 +313,7 @@ def _levels(ctx: _Context) -> list[tuple[tuple[str, int], list[str]]]:
 
 
 def _check_level(
-    ctx: _Context, i: int, engine: Engine, level: tuple[str, int], quantities: list[str]
+    ctx: _Context, i: int, engine: Differentiator, level: tuple[str, int], quantities: list[str]
 ) -> list[QuantityResult]:
     """Compute one derivative and compare each quantity it answers; an error is charged to them."""
     kind, k = level
@@ -406,17 +406,6 @@ def _output_problem(out: Any, shape: tuple[int, ...], dtype: torch.dtype) -> str
             f"dtype, or the check of that dtype means nothing{hint}"
         )
     return ""
-
-
-def _jacobian(out: torch.Tensor, xs: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """d out / d x for each input, shaped ``out.shape + x.shape`` (zeros where x is unused):
-    the reverse-mode baseline, as one backward per output element."""
-    flat = engine_for("reverse", lambda *a: out, xs, out).full(1)
-    sizes = [x.numel() for x in xs]
-    return [
-        part.reshape(tuple(out.shape) + tuple(x.shape))
-        for part, x in zip(torch.split(flat, sizes, -1), xs, strict=True)
-    ]
 
 
 # ----------------------------------------------------------------------------- comparing one quantity

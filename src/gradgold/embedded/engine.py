@@ -1,7 +1,7 @@
 """Mathics3 behind wolframclient's request/reply: one request frame in, one ``EvaluationData`` out.
 
 A Wolfram kernel started by wolframclient answers every request with the WXF of
-``EvaluationData[expr]`` (see wolframclient's ``initkernel.m``). :class:`Engine` does the same
+``EvaluationData[expr]`` (see wolframclient's ``initkernel.m``). :class:`MathicsEvaluator` does the same
 with Mathics3, and keeps going where Mathics3 does not: a Python exception escaping Mathics3 (it
 happens, e.g. ``D[Hypergeometric2F1[a, b, c, x], x]``) becomes a failed evaluation with a message
 naming it, and ``Quit[]``, which in Mathics3 raises ``SystemExit`` from deep inside, becomes a
@@ -48,7 +48,7 @@ from mathics.core.systemsymbols import (
 
 from gradgold.embedded.wxf import WXFDecodeError, WXFWriter, decode_request, encode_expression
 
-__all__ = ["ENGINE_NAME", "Engine", "Evaluated", "QuitRequested", "version_string"]
+__all__ = ["ENGINE_NAME", "Evaluated", "MathicsEvaluator", "QuitRequested", "version_string"]
 
 ENGINE_NAME = "gradgold embedded engine"
 
@@ -57,7 +57,7 @@ ENGINE_NAME = "gradgold embedded engine"
 _ITERATION_LIMIT = 10**9
 
 #: mpmath's global precision in the embedded kernel: above the highest working precision the
-#: generator asks for (90, plus 30 guard digits), see ``Engine._configure``.
+#: generator asks for (90, plus 30 guard digits), see ``MathicsEvaluator._configure``.
 LEAK_GUARD_DIGITS = 160
 
 _QUIT_NAMES = frozenset({"System`Quit", "System`Exit"})
@@ -178,7 +178,7 @@ def version_string() -> str:
     )
 
 
-class Engine:
+class MathicsEvaluator:
     """One Mathics3 session that turns request frames into ``EvaluationData`` reply frames."""
 
     def __init__(self, on_output: Callable[[int, str], None] | None = None) -> None:

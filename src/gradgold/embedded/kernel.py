@@ -177,9 +177,9 @@ def _serve(args: KernelArgs, parent: int) -> int:
             sockets.append(log.socket)
             log.socket.connect(args.log_uri)
 
-        from gradgold.embedded.engine import Engine, QuitRequested
+        from gradgold.embedded.engine import MathicsEvaluator, QuitRequested
 
-        engine = Engine(on_output=log)
+        engine = MathicsEvaluator(on_output=log)
         from gradgold.embedded import sandbox
 
         sandbox.install(engine.session)  # from here on, the kernel only computes
