@@ -77,3 +77,22 @@ def test_a_run_without_the_golden_dir_does_not_report_orphans(orphaned: pytest.P
     run = orphaned.runpytest("test_other.py", "--gradgold-orphans=fail")
     run.assert_outcomes(passed=1)
     run.stdout.no_fnmatch_line("*orphan golden*")
+
+
+def test_a_suite_directory_linked_out_fails_a_full_run(
+    demo: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Issue #15: the orphan search never follows a link out of golden/, and says so."""
+    target = tmp_path_factory.mktemp("elsewhere")
+    shutil.copy(demo.path / "golden" / "demo" / "sine.npz", target / "precious.npz")
+    (demo.path / "golden" / "cache").symlink_to(target)
+    run = demo.runpytest("golden")
+    run.assert_outcomes(passed=16)
+    assert run.ret == pytest.ExitCode.TESTS_FAILED
+    run.stdout.fnmatch_lines(
+        [
+            "*= gradgold: golden directory =*",
+            f"*golden/cache is a symbolic link to {target}, outside the golden directory*",
+        ]
+    )
+    assert (target / "precious.npz").exists()

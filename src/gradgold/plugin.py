@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import CaseError, GradgoldError
+from .errors import CaseError, GradgoldError, OutsideGoldenDirError
 from .modes import MODES, case_modes, check_label, expected_failure
 from .printable import printable
 from .suite import Project, case_files, find_project, golden_path, golden_state, load_cases, orphans
@@ -57,6 +57,7 @@ class _State:
         self.worker_full_runs: list[bool] = []
         self.artifacts: list[str] = []
         self.orphans: list[str] = []
+        self.link_error = ""  # a suite directory or golden linked out of the golden directory
         self.artifacts_dir = _artifacts_dir(config)
         self.modes: list[str] = list(config.getoption("gradgold_modes") or [])
         self.devices: list[str] = list(config.getoption("gradgold_devices") or []) or ["cpu"]
@@ -237,6 +238,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     try:
         state.orphans = orphans(state.project, state.cases())
+    except OutsideGoldenDirError as exc:  # never followed, and never passed over in silence
+        state.link_error = str(exc)
+        if exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
     except GradgoldError:
         return
     if state.orphans and session.config.getoption("gradgold_orphans") == "fail" and exitstatus == 0:
@@ -245,6 +251,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     state = _state(config)
+    if state.link_error:
+        terminalreporter.section("gradgold: golden directory", sep="=", red=True)
+        terminalreporter.line(printable(state.link_error))
     if state.orphans:
         terminalreporter.section("gradgold: orphan goldens", sep="=", yellow=True)
         for line in orphan_report(state.project, state.orphans, config.getoption("gradgold_orphans")):
