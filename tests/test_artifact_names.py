@@ -134,3 +134,16 @@ def test_68_failing_functions_leave_68_artifacts_from_the_checks_own_results(dem
             np.testing.assert_array_equal(data["failed/grad/w"], [False])
             obtained.add(float(data["obtained/grad/z"][0]))
     assert len(obtained) == 68  # each file holds its own implementation's gradient
+
+
+def test_the_api_report_of_an_implementation_points_at_its_own_results() -> None:
+    from gradgold.api import CheckReport
+    from gradgold.check import CaseCheck
+
+    c = case(wolfram="x", points=[{"x": 1.0}], name="lin")(lambda x: x)
+    results = tuple(QuantityResult("lin", "float64", i, "value", False, message=f"m{i}") for i in range(8))
+    report = CheckReport(c, "pkg.fused", (CaseCheck("lin", "float64", results),), Path("g.npz"))
+    assert report.text().splitlines()[-1] == (
+        "... and 2 more failed checks; the CheckReport of gradgold.check_gradients('lin', pkg.fused) "
+        "holds them all (.failed[i].results)"
+    )

@@ -108,3 +108,21 @@ def test_update_is_refused_under_xdist(project: pytest.Pytester) -> None:
     run = project.runpytest("golden", "--gradgold-update", "-n", "2")
     assert run.ret == pytest.ExitCode.USAGE_ERROR
     run.stderr.fnmatch_lines(["ERROR: --gradgold-update generates before the tests run, in one process;*"])
+
+
+FIXTURE_TEST = """
+import torch
+
+
+def test_other_implementation(gradgold):
+    gradgold.check("demo/sine", lambda w, z: w + torch.sin(z + z), modes=["reverse"])
+"""
+
+
+def test_update_generates_the_golden_a_fixture_call_names(demo: pytest.Pytester) -> None:
+    (demo.path / "golden" / "demo" / "sine.npz").unlink()
+    demo.makepyfile(test_impl=FIXTURE_TEST)
+    demo.runpytest("test_impl.py").assert_outcomes(failed=1)
+    run = demo.runpytest("test_impl.py", "--gradgold-update")
+    run.assert_outcomes(passed=1)
+    run.stdout.fnmatch_lines(["gradgold: wrote golden/demo/sine.npz"])

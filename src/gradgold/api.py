@@ -69,7 +69,13 @@ class CheckReport:
 
     def text(self, hint: str = "") -> str:
         """The report of the failed checks (empty when all passed); ``hint`` ends an overflowing
-        report instead of the default command."""
+        report instead of the default (for another implementation, where to find every result:
+        ``gradgold check`` would check the case's own function)."""
+        if not hint and self.implementation:
+            hint = (
+                f"the CheckReport of gradgold.check_gradients({self.case.id!r}, {self.implementation}) "
+                "holds them all (.failed[i].results)"
+            )
         parts = []
         for c in self.failed:
             if c.problem:
