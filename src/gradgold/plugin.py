@@ -3,12 +3,14 @@ orphan and artifact reports.
 
 This module is wiring only. pytest loads it in every run of an environment where gradgold is
 installed (``pytest11`` entry point), so it imports neither torch nor :mod:`gradgold.check` until a
-golden test runs; the work is done by :mod:`gradgold.suite`, :mod:`gradgold.check` and
+golden test runs; the work is done by :mod:`gradgold.suite`, :mod:`gradgold.check`,
+:mod:`gradgold.api` (the fixture), :mod:`gradgold.update` (``--gradgold-update``) and
 :mod:`gradgold.artifacts`. Per-run state lives in ``config.stash``.
 
 Items are ``<case file>::<case>[<dtype>-<mode>]``, e.g. ``golden/seed.py::matrix_norm[float32-func]``
 (``-<device>`` appended for ``--gradgold-device`` other than cpu), so ``-k``, ``--lf``, ``-x`` and xdist
-select and distribute them like any test. Tests only ever read goldens.
+select and distribute them like any test. Tests only read goldens, unless ``--gradgold-update``
+asks, outside CI, for the missing and stale ones to be generated first.
 """
 
 from __future__ import annotations
@@ -283,6 +285,8 @@ def _update(config: pytest.Config, state: _State, cases: Sequence[Case]) -> None
     each golden written."""
     from .update import needs_update, summary, update_goldens
 
+    if not cases:  # no golden item selected: the fixture calls update their own case
+        return
     todo = needs_update(state.project, cases)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
 
