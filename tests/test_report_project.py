@@ -65,10 +65,17 @@ def test_report_in_a_project_is_titled_by_it(demo_suite: Path, tmp_path: Path) -
     assert done.stdout.splitlines()[0] == "# softstuff: PyTorch gradient conformance"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is not None, reason="matplotlib is installed")
-def test_plot_without_matplotlib_says_what_to_install(demo_suite: Path) -> None:
-    done = gradgold_cli(demo_suite, "report", "--plot", "errors.png")
-    assert done.returncode == 2
+def test_plot_without_matplotlib_says_what_to_install(
+    demo_suite: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name, *a)
+    )
+    monkeypatch.chdir(demo_suite)
+    done = CliRunner().invoke(main, ["report", "--plot", "errors.png"])
+    assert done.exit_code == 2
+    assert not (demo_suite / "errors.png").exists()
     assert done.stderr == (
         "gradgold: error: --plot needs matplotlib, which is not installed; install it with "
         "`pip install 'gradgold[plot]'` (or `pip install matplotlib`), or leave out --plot\n"
@@ -87,3 +94,16 @@ def test_show_prints_hessians_and_higher_derivatives(monkeypatch: pytest.MonkeyP
     assert "  (hessian, d3, d4 are over the variables x)" in lines
     doc = CliRunner().invoke(main, ["show", "orders/atan-d4", "--json"])
     assert '"hessian"' in doc.output
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs the plot extra")
+def test_the_plot_is_linked_relative_to_the_report(demo_suite: Path, tmp_path: Path) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(demo_suite, root)
+    (root / "docs" / "img").mkdir(parents=True)
+    done = gradgold_cli(
+        root, "report", "-o", "docs/report.md", "--plot", "docs/img/errors.png", "--date", "d"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (root / "docs" / "img" / "errors.png").read_bytes().startswith(b"\x89PNG")
+    assert "![Worst errors per family and dtype](img/errors.png)" in (root / "docs" / "report.md").read_text()
