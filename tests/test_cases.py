@@ -276,3 +276,15 @@ def test_rtol_ulps_names_a_dtype_and_a_positive_number(overrides: dict, message:
 def test_rtol_ulps_accepts_every_dtype() -> None:
     c = gg.case(wolfram="w + z", points=[{"w": 1.0, "z": 1.0}], rtol_ulps={"float32": 8, "float64": 2.5})(add)
     assert c.rtol_ulps == {"float32": 8, "float64": 2.5}
+
+
+def test_the_cli_and_the_api_read_the_one_dtype_and_mode_tables() -> None:
+    from gradgold import api
+    from gradgold.cases import DTYPE_NAMES
+    from gradgold.cli import main
+    from gradgold.modes import MODES
+
+    options = {p.name: p for p in main.commands["check"].params}  # type: ignore[attr-defined]
+    assert tuple(options["dtypes"].type.choices) == DTYPE_NAMES  # type: ignore[attr-defined]
+    assert tuple(options["modes"].type.choices) == MODES  # type: ignore[attr-defined]
+    assert api.DTYPES is DTYPE_NAMES

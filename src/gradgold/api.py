@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cases import Case
+from .cases import DTYPE_NAMES, Case
 from .errors import CaseError
 from .modes import MODES, case_modes, check_label
 from .suite import Project, find_project, fresh_golden, golden_path, load_cases, select
@@ -33,7 +33,7 @@ __all__ = ["CheckReport", "check_gradients", "find_case", "generate_goldens", "m
 #: Failed quantities shown in full in one report; the rest are counted.
 MAX_REPORTED = 6
 #: Dtypes a check can run in.
-DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
+DTYPES = DTYPE_NAMES
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ import torch
 from .autodiff import engine_for, prepare
 from .cases import Case
 from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, _Context, real_view, reference_grid
-from .golden import Golden, GridData
+from .golden import DERIVATIVE_TENSORS, Golden, GridData
 from .modes import check_label
 
 __all__ = ["Implementation", "artifact_stem", "implementation_of", "junit_xml", "obtained", "write_failure"]
@@ -204,7 +204,7 @@ def obtained(
                 ctx = _Context(case, golden or Golden({}, {}), data, dtype, mode, device, params)
                 for p, jac in zip(params, _by_param(ctx, engine.full(1)), strict=True):
                     out[f"grad/{p}"][i] = jac.detach().to("cpu", torch.float64).numpy()
-            for q, k in (("hessian", 2), ("d3", 3), ("d4", 4)):
+            for q, k in DERIVATIVE_TENSORS.items():
                 if q in out:
                     out[q][i] = engine.full(k).to("cpu", torch.float64).numpy()
         except Exception:  # what torch did is in the report; the arrays keep NaN there

@@ -24,12 +24,11 @@ import numpy.typing as npt
 
 from .errors import CaseError
 from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
+from .golden import FORMAT_VERSION
 from .wlsource import exact_decimals, wl_names
 
-__all__ = ["FORMAT_VERSION", "Case", "Point", "case", "f32", "unary", "uniform"]
+__all__ = ["Case", "Point", "case", "f32", "unary", "uniform"]
 
-#: Version of the golden file format; part of every fingerprint.
-FORMAT_VERSION = 1
 
 #: How a golden's numbers may be computed: "rigorous" demands gradgold's ball-arithmetic evaluator,
 #: "symbolic"/"substituted" the engine's programs, "auto" the evaluator wherever it supports the case.

@@ -38,7 +38,7 @@ from .compare import Comparison, compare, compare_exact
 from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
 from .exact import COMPLEX_PARTS, grid_of
-from .golden import Golden, GridData
+from .golden import DERIVATIVE_TENSORS, PROJECTIONS, Golden, GridData
 from .modes import MODES, case_modes, check_label, expected_failure, required
 from .suite import Project, fresh_golden
 
@@ -70,8 +70,8 @@ _COMPLEX_OF = {
 }
 
 #: Full derivatives by order, and the projections: (quantity, order).
-_ORDERS = {"hessian": 2, "d3": 3, "d4": 4}
-_PROJECTIONS = {"proj/grad": 1, "proj/hess": 2}
+_ORDERS = DERIVATIVE_TENSORS
+_PROJECTIONS = PROJECTIONS
 _LABELS = {
     "value": "value",
     "hessian": "Hessian",

@@ -17,8 +17,10 @@ from typing import Any, NoReturn
 
 import click
 
+from .cases import DTYPE_NAMES
 from .errors import GradgoldError
 from .jsonout import dumps
+from .modes import MODES
 from .printable import printable
 from .suite import Project, find_project, golden_path, golden_state, load_cases, orphans, select
 
@@ -231,7 +233,7 @@ def _print_generation(
     "--dtype",
     "dtypes",
     multiple=True,
-    type=click.Choice(["float64", "float32", "float16", "bfloat16", "complex128", "complex64"]),
+    type=click.Choice(DTYPE_NAMES),
     help="Dtypes to check (default: each case's own: float64 and float32, complex128 and complex64 for "
     "complex inputs). Complex dtypes apply to cases with complex inputs, real ones to the others.",
 )
@@ -239,7 +241,7 @@ def _print_generation(
     "--mode",
     "modes",
     multiple=True,
-    type=click.Choice(["reverse", "double_backward", "func", "forward", "compile"]),
+    type=click.Choice(MODES),
     help="Execution modes to check (default: each case's own; reverse, double_backward, func and "
     "forward). compile runs only when asked for.",
 )

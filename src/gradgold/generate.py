@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .cases import FORMAT_VERSION, Case, Point
+from .cases import Case, Point
 from .engine import Engine, EngineInfo, locate_kernel
 from .errors import (
     EngineError,
@@ -36,7 +36,7 @@ from .errors import (
     OutsideGoldenDirError,
 )
 from .exact import agreeing_digits, certified_float, round_to_grid
-from .golden import TEMP_PREFIX, Golden, GridData, write_golden
+from .golden import FORMAT_VERSION, TEMP_PREFIX, Golden, GridData, write_golden
 from .suite import Project, check_contained, golden_path, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 

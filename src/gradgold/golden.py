@@ -58,9 +58,16 @@ from typing import IO, Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from .cases import FORMAT_VERSION
 from .errors import GoldenFormatError
 from .exact import GRID_NAMES
+
+#: Version of the golden file format; part of every case's fingerprint.
+FORMAT_VERSION = 1
+
+#: The quantities a golden holds besides ``value`` and ``grad/<param>``: each full derivative
+#: tensor with its order, and each projection with the derivative order it projects.
+DERIVATIVE_TENSORS: dict[str, int] = {"hessian": 2, "d3": 3, "d4": 4}
+PROJECTIONS: dict[str, int] = {"proj/grad": 1, "proj/hess": 2}
 
 __all__ = ["TEMP_PREFIX", "Golden", "GridData", "magnitude_problem", "read_golden", "write_golden"]
 
@@ -471,12 +478,11 @@ def quantity_shapes(meta: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {"value": out}
     if meta.get("full_jacobian", True):
         shapes |= {f"grad/{p}": out + s for p, s in params.items()}
-        for name, rank in (("hessian", 2), ("d3", 3), ("d4", 4))[: max(0, order - 1)]:
-            shapes[name] = out + (n_vars,) * rank
+        for name, rank in DERIVATIVE_TENSORS.items():
+            if rank <= order:
+                shapes[name] = out + (n_vars,) * rank
     if k:
-        shapes["proj/grad"] = (k, *out)
-        if order >= 2:
-            shapes["proj/hess"] = (k, *out)
+        shapes |= {name: (k, *out) for name, rank in PROJECTIONS.items() if rank <= order}
     return shapes
 
 

@@ -12,8 +12,9 @@ import flint
 import numpy as np
 from flint import ctx
 
-from ..cases import FORMAT_VERSION, Case, Point
+from ..cases import Case, Point
 from ..errors import EvaluationError
+from ..golden import FORMAT_VERSION
 from ..wlsource import exact_decimals
 from .balls import NeedPrecision, Refusal
 from .derivatives import NeedTerms, quantity_balls
