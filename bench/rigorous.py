@@ -1,0 +1,244 @@
+"""The rigorous evaluator against the issue #12 targets, with the engine path beside it (issue #12).
+
+Measures, in one run on this machine:
+1. an 8-16-1 tanh MLP loss over 169 inputs: value + gradient, and the full Hessian;
+2. ``Total[Sin[x]]`` and ``x . x`` with ``projections=4, full_jacobian=False`` at 10^4 and 10^5 inputs;
+3. every built-in suite under golden/ recomputed (in process, no file written), with how many
+   cases the evaluator supports and whether every float64 equals the committed one (cross-check);
+4. peak memory (max RSS) of this process;
+5. the same MLP gradient and ``Total[Sin[x]]`` at 10^4 with the embedded engine (``--engine-timeout``
+   seconds each, in a subprocess through ``gradgold generate --embedded``), for the ratio.
+
+Writes bench/rigorous.json and bench/RIGOROUS.md.
+Run: .venv/bin/python bench/rigorous.py [--quick] [--engine-timeout S] [--no-hessian]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import flint  # noqa: E402
+
+import gradgold as gg  # noqa: E402
+from gradgold.cases import Case  # noqa: E402
+from gradgold.errors import EvaluationError  # noqa: E402
+from gradgold.golden import read_golden  # noqa: E402
+from gradgold.rigorous.reference import RigorousUnsupported, rigorous_golden_of  # noqa: E402
+from gradgold.suite import find_project, golden_path, load_cases  # noqa: E402
+
+MLP = "(w2 . Tanh[W1 . x + b1] + b2)^2"
+MLP_SHAPES = {"W1": (16, 8), "b1": (16,), "w2": (16,), "b2": (), "x": (8,)}
+
+
+def _mlp(W1: Any, b1: Any, w2: Any, b2: Any, x: Any) -> Any:
+    return 0
+
+
+def _vec(x: Any) -> Any:
+    return 0
+
+
+def mlp_case(order: int) -> Case:
+    pts = gg.uniform(-1, 1, shapes=MLP_SHAPES, n=1, seed=1)
+    return gg.case(wolfram=MLP, points=pts, order=order, dtypes=["float64"], name=f"mlp{order}")(_mlp)
+
+
+def vector_case(wolfram: str, n: int) -> Case:
+    pts = gg.uniform(-1, 1, shapes={"x": (n,)}, n=1, seed=2)
+    name = f"{'sin' if 'Sin' in wolfram else 'dot'}{n}"
+    return gg.case(
+        wolfram=wolfram, points=pts, projections=4, full_jacobian=False, dtypes=["float64"], name=name
+    )(_vec)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def width_bits(case: Case) -> int:
+    """Worst certified digits over the golden (how wide the widest ball was, at the stored precision)."""
+    g = rigorous_golden_of(case)
+    return min(int(c.min()) for d in g.grids.values() for c in d.certified.values() if c.size)
+
+
+def suites() -> dict[str, Any]:
+    project = find_project(ROOT)
+    cases = load_cases(project)
+    supported = unsupported = refused = same = differ = 0
+    disagreements: list[str] = []
+    start = time.perf_counter()
+    min_certified = 10**6
+    for c in cases:
+        try:
+            fresh = rigorous_golden_of(c)
+        except RigorousUnsupported:
+            unsupported += 1
+            continue
+        except EvaluationError as exc:
+            refused += 1
+            disagreements.append(f"{c.id}: refused: {str(exc)[-160:]}")
+            continue
+        supported += 1
+        committed = read_golden(golden_path(project, c.id), root=project.golden_dir)
+        ok = True
+        for grid, data in committed.grids.items():
+            for q, arr in data.numbers.items():
+                mine = np.ascontiguousarray(fresh.grids[grid].numbers[q], dtype=np.float64)
+                if mine.shape != arr.shape or mine.tobytes() != np.ascontiguousarray(arr).tobytes():
+                    ok = False
+                    disagreements.append(f"{c.id} [{grid}] {q}")
+                cert = fresh.grids[grid].certified[q]
+                if cert.size:
+                    min_certified = min(min_certified, int(cert.min()))
+        same += ok
+        differ += not ok
+    return {
+        "cases": len(cases),
+        "supported": supported,
+        "unsupported (engine fallback)": unsupported,
+        "refused": refused,
+        "identical float64s": same,
+        "differing": differ,
+        "disagreements": disagreements,
+        "seconds": round(time.perf_counter() - start, 1),
+        "min certified digits": min_certified,
+    }
+
+
+ENGINE_CASES = """
+import gradgold as gg
+MLP_SHAPES = {shapes!r}
+
+@gg.case(wolfram={mlp!r}, points=gg.uniform(-1, 1, shapes=MLP_SHAPES, n=1, seed=1), dtypes=["float64"],
+         strategy="substituted")
+def mlp(W1, b1, w2, b2, x):
+    return 0
+
+@gg.case(wolfram="Total[Sin[x]]", points=gg.uniform(-1, 1, shapes={{"x": (10000,)}}, n=1, seed=2),
+         projections=4, full_jacobian=False, dtypes=["float64"], strategy="substituted")
+def sin10000(x):
+    return 0
+"""
+
+
+def engine(timeout: int) -> dict[str, Any]:
+    """Each case with the embedded engine, in its own ``gradgold generate`` with --timeout."""
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
+        (root / "golden").mkdir()
+        (root / "golden" / "eng.py").write_text(ENGINE_CASES.format(shapes=MLP_SHAPES, mlp=MLP))
+        for name in ("mlp", "sin10000"):
+            cmd = [
+                sys.executable,
+                "-m",
+                "gradgold",
+                "generate",
+                "--embedded",
+                "-q",
+                "--timeout",
+                str(timeout),
+            ]
+            start = time.perf_counter()
+            run = subprocess.run(
+                [*cmd, f"eng/{name}"], cwd=root, capture_output=True, text=True, timeout=timeout + 240
+            )
+            seconds = time.perf_counter() - start
+            ok = run.returncode == 0
+            out[name] = {"seconds": round(seconds, 1), "ok": ok, "note": "" if ok else run.stdout[-300:]}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="small sizes, no engine, no Hessian")
+    ap.add_argument("--engine-timeout", type=int, default=120)
+    ap.add_argument("--no-hessian", action="store_true")
+    ap.add_argument("--no-engine", action="store_true")
+    args = ap.parse_args()
+    results: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "python-flint": flint.__version__,
+            "date": time.strftime("%Y-%m-%d"),
+        }
+    }
+    t, _ = timed(lambda: rigorous_golden_of(mlp_case(1)))
+    results["mlp169 value+gradient s"] = round(t, 2)
+    if not (args.quick or args.no_hessian):
+        t, _ = timed(lambda: rigorous_golden_of(mlp_case(2)))
+        results["mlp169 hessian s"] = round(t, 1)
+    sizes = (1000,) if args.quick else (10_000, 100_000)
+    for n in sizes:
+        for w in ("Total[Sin[x]]", "x . x"):
+            t, _ = timed(lambda w=w, n=n: rigorous_golden_of(vector_case(w, n)))
+            results[f"{w} n={n} projections=4 s"] = round(t, 2)
+    results["built-in suites"] = suites()
+    results["peak RSS MiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    if not (args.quick or args.no_engine):
+        results["engine (embedded, --timeout %d)" % args.engine_timeout] = engine(args.engine_timeout)
+    (HERE / "rigorous.json").write_text(json.dumps(results, indent=1) + "\n")
+    (HERE / "RIGOROUS.md").write_text(render(results))
+    print(json.dumps(results, indent=1))
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    lines = [
+        "# The rigorous evaluator (issue #12)",
+        "",
+        f"Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, python-flint {m['python-flint']}, "
+        f"{m['date']}. Produced by `bench/rigorous.py`; numbers in `bench/rigorous.json`.",
+        "",
+        "| measurement | seconds |",
+        "|---|---|",
+    ]
+    for k, v in r.items():
+        if isinstance(v, (int, float)) and k.endswith(" s"):
+            lines.append(f"| {k[:-2]} | {v} |")
+    lines += ["", f"Peak memory (max RSS of the whole run): {r['peak RSS MiB']} MiB.", ""]
+    s = r["built-in suites"]
+    lines += [
+        f"Built-in suites: {s['cases']} cases; the evaluator supports {s['supported']} "
+        f"({s['unsupported (engine fallback)']} fall back to the engine by name, {s['refused']} refused), "
+        f"recomputed in {s['seconds']} s; {s['identical float64s']} have every float64 identical to the "
+        f"committed golden, {s['differing']} differ; the fewest certified digits of any stored number: "
+        f"{s['min certified digits']}.",
+        "",
+    ]
+    for d in s["disagreements"]:
+        lines.append(f"- {d}")
+    eng = [k for k in r if k.startswith("engine")]
+    if eng:
+        lines += ["", f"Engine path ({eng[0]}):", ""]
+        for name, e in r[eng[0]].items():
+            state = "ok" if e["ok"] else "did not finish / failed"
+            lines.append(f"- {name}: {e['seconds']} s, {state}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
