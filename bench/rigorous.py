@@ -199,7 +199,7 @@ def main() -> None:
     results["built-in suites"] = suites()
     results["peak RSS MiB"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if not (args.quick or args.no_engine):
-        results["engine (embedded, --timeout %d)" % args.engine_timeout] = engine(args.engine_timeout)
+        results[f"engine (embedded, --timeout {args.engine_timeout})"] = engine(args.engine_timeout)
     (HERE / "rigorous.json").write_text(json.dumps(results, indent=1) + "\n")
     (HERE / "RIGOROUS.md").write_text(render(results))
     print(json.dumps(results, indent=1))
@@ -210,8 +210,9 @@ def render(r: dict[str, Any]) -> str:
     lines = [
         "# The rigorous evaluator (issue #12)",
         "",
-        f"Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, python-flint {m['python-flint']}, "
-        f"{m['date']}. Produced by `bench/rigorous.py`; numbers in `bench/rigorous.json`.",
+        f"Machine: {m['platform']}, {m['cpus']} CPUs, Python {m['python']}, "
+        f"python-flint {m['python-flint']}, {m['date']}. Produced by `bench/rigorous.py`; numbers in "
+        "`bench/rigorous.json`.",
         "",
         "| measurement | seconds |",
         "|---|---|",

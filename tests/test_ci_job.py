@@ -48,13 +48,13 @@ def _git(root: Path, *args: str) -> None:
     )
 
 
-def _run_job(root: Path) -> list[tuple[str, int, str]]:
-    """Run the job's steps in order, stopping at the first failure as CI does."""
+def _run_job(root: Path, steps: list[tuple[str, str]] | None = None) -> list[tuple[str, int, str]]:
+    """Run the job's steps in order (or ``steps``), stopping at the first failure as CI does."""
     bindir = str(Path(sys.executable).parent)
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(root.parent / "summary.md"), "CI": "true"}
     env.pop("PYTEST_ADDOPTS", None)
     ran = []
-    for name, command in job_steps():
+    for name, command in steps if steps is not None else job_steps():
         done = subprocess.run(
             ["bash", "-c", _shell(command, bindir)],
             cwd=root,
@@ -93,6 +93,7 @@ def test_the_documented_job_has_the_steps_this_test_relies_on() -> None:
     commands = [c for _, c in job_steps()]
     assert ".venv/bin/gradgold list --check" in commands
     assert ".venv/bin/gradgold verify --offline" in commands
+    assert ".venv/bin/gradgold verify --rigorous" in commands
     assert '.venv/bin/gradgold diff --rev "origin/${{ github.base_ref }}" --exit-code' in commands
     assert any(c.startswith(".venv/bin/python -m pytest") for c in commands)
 
@@ -137,8 +138,29 @@ def test_forgery_b_floats_and_digits_edited_together_fail_ci(pull_request: Path)
         ("Goldens are fresh, none orphaned", 0),
         ("Golden checks and tests", 0),
         ("Goldens are consistent (offline)", 0),
-        ("How this pull request changes the goldens", 0),
     ], ran
+    name, status, output = ran[-1]
+    assert (name, status) == ("Goldens are recomputed without any engine", 1), ran
+    assert "demo/product [float64], value, index (0,): stored float64" in output
+    assert "is not the proven correct rounding" in output
+
+
+def test_forgery_b_on_a_case_the_evaluator_skips_is_stopped_by_the_diff(pull_request: Path) -> None:
+    """Without the rigorous step (a case it does not support), the diff against the base stops it."""
+    steps = [s for s in job_steps() if s[0] != "Goldens are recomputed without any engine"]
+    case_file = pull_request / "golden" / "demo.py"
+    case_file.write_text(case_file.read_text().replace("return w * z**2", "return w * z**2 + w"))
+    path = pull_request / "golden" / "demo" / "product.npz"
+    golden = read_golden(path)
+    data = golden.grids["float64"]
+    w, z = data.inputs["w"], data.inputs["z"]
+    numbers = {**data.numbers, "value": w * z**2 + w, "grad/w": z**2 + 1}
+    digits = {q: np.array([f"{x:.30f}" for x in numbers[q]]) for q in data.digits}
+    certified = {q: np.full(2, 30, dtype=np.int16) for q in data.certified}
+    forged = GridData(data.inputs, numbers, digits, certified)
+    write_golden(path, dataclasses.replace(golden, grids={"float64": forged}))
+    _commit(pull_request, "a bug and a golden that agrees with it")
+    ran = _run_job(pull_request, steps)
     name, status, output = ran[-1]
     assert (name, status) == ("Changed goldens are verified independently", 1), ran
     assert "demo/product: numbers changed" in output
