@@ -36,6 +36,7 @@ from bench.generator import symbolic, throughput  # noqa: E402
 from bench.overhead import footprint, import_times, peak_memory, per_case_overhead  # noqa: E402
 from bench.report import write_report  # noqa: E402
 from bench.sensitivity import (  # noqa: E402
+    batched,
     engine_subjects,
     entry_per_size,
     false_positives,
@@ -144,6 +145,7 @@ def run(cfg: Config) -> dict[str, Any]:
         return {"rows": rows, "engine": info, "epsilons": [10.0**-k for k in range(1, 15)]}
 
     _section(results, "sensitivity", sensitivity)
+    _section(results, "batched", batched)
     _section(results, "one_entry_per_size", lambda: entry_per_size(ns, cfg.entry_slow_max_size))
     _section(results, "false_positives", lambda: false_positives(ROOT))
     _section(

@@ -89,6 +89,20 @@ def one_entry(eps: float, absolute: bool = False) -> Bug:
     return bug
 
 
+def smallest_entry(eps: float) -> Bug:
+    """The smallest nonzero entry of the first input's gradient wrong by the relative ``eps``: one
+    wrong element beside far larger ones, as in a batch."""
+
+    def bug(jac: Grads) -> Grads:
+        first = jac[0].clone().reshape(-1)
+        size = torch.where(first != 0, first.abs(), torch.full_like(first, math.inf))
+        k = int(torch.argmin(size))
+        first[k] += eps * first[k].abs()
+        return [first.reshape(jac[0].shape), *jac[1:]]
+
+    return bug
+
+
 def transposed(jac: Grads) -> Grads:
     return [j.mT if j.ndim == 2 else j for j in jac]
 
@@ -238,6 +252,30 @@ def mlp_subject() -> Subject:
     case = make_case("ln_mlp", w.fn, w.wl(4), points[0])
     case = replace(case, points=tuple(points), dtypes=DTYPES, suite="bench")
     return Subject(case.id, case, torch_golden(case, points), "torch float64 (no exact golden)")
+
+
+def batched_subject() -> Subject:
+    """``exp(x).sum()`` over a vector of 16 integers from -40 to 0 (exact in every dtype): a gradient
+    row from 1 down to 4.2e-18, like a batch of saturated and ordinary points. exp's backward is its
+    own result, so torch's float64 Jacobian is correctly rounded: an exact reference in all but name."""
+    x = np.round(np.linspace(-40.0, 0.0, 16))
+    case = make_case("batched_exp", lambda x: torch.exp(x).sum(), "Total[Exp[x]]", {"x": x})
+    case = replace(case, dtypes=DTYPES, suite="bench")
+    return Subject(case.id, case, torch_golden(case, [{"x": x}]), "torch float64 (exp: correctly rounded)")
+
+
+def batched(subject: Subject | None = None) -> list[dict[str, Any]]:
+    """The "batched" row: per method, whether the correct function passes, and the smallest
+    relative error in the smallest of 16 gradient entries that is caught (every larger one too)."""
+    s = subject or batched_subject()
+    rows = []
+    for method in METHODS:
+        base, why = caught_why(s, method, wrong(s.case.fn, no_bug))
+        row: dict[str, Any] = {"subject": s.name, "method": method, "false_positive": base, "why": why}
+        if base is False:
+            row["smallest_entry"] = floor(s, method, smallest_entry)
+        rows.append(row)
+    return rows
 
 
 def sweep(subjects: Sequence[Subject]) -> list[dict[str, Any]]:

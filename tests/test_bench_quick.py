@@ -62,3 +62,15 @@ def test_cost_rows_and_report_render(tmp_path: Path) -> None:
     assert {r["workload"] for r in rows} == {"matrix_norm", "ln_mlp", "logdet"}
     assert all(r["timings"]["gradgold"]["median_s"] > 0 for r in rows)
     assert "matrix_norm" in cost_section({"cost": rows})
+
+
+def test_the_batched_row_catches_one_small_wrong_entry_among_16() -> None:
+    """The "batched" sensitivity row: the smallest of 16 gradient entries (4.2e-18 beside 1) wrong
+    by 1e-13 is caught in float64, by 1e-5 in float32; gradcheck catches no relative error there."""
+    from bench import sensitivity as s
+
+    rows = {r["method"]: r for r in s.batched()}
+    assert all(r["false_positive"] is False for r in rows.values())
+    assert rows["gradgold_float64"]["smallest_entry"]["floor"] == 1e-13
+    assert rows["gradgold_float32"]["smallest_entry"]["floor"] == 1e-5
+    assert rows["gradcheck"]["smallest_entry"]["floor"] is None

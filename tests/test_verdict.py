@@ -79,3 +79,21 @@ def test_a_normwise_case_gets_the_largest_element_as_absolute_scale() -> None:
     assert grad.passed and grad.comparison is not None and grad.comparison.absolute_used == 1
     with pytest.raises(CaseError, match="normwise= needs the evidence as a non-empty string"):
         _case(torch.sigmoid, normwise=" ")
+
+
+def test_modes_failing_identically_are_reported_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from gradgold.check import CaseCheck
+    from gradgold.cli import _print_check_lines
+
+    golden, case = _sigmoid_golden(), _case(torch.sigmoid)
+    checks = [
+        CaseCheck(case.id, "float64", tuple(check_golden(case, golden, "float64", mode=m)), mode=m)
+        for m in ("reverse", "func")
+    ]
+    _print_check_lines(checks)
+    out = capsys.readouterr().out
+    assert out.count("Mismatched elements: 1 / 4") == 1
+    assert (
+        "sigmoid [float64-func], point 0, grad/x: the same mismatch as [float64-reverse] (identical numbers; "
+        "see above)" in out
+    )

@@ -342,7 +342,9 @@ _COUNTED = {"PASS": "passed", "XFAIL": "xfailed", "SKIP": "skipped"}
 
 def _print_check_lines(checks: Sequence[Any]) -> None:
     """One line per check (``PASS  seed/sine [float64-reverse]``), the reasons of failures, skips
-    and expected failures, then the counts."""
+    and expected failures, then the counts. A mismatch identical to one already printed for
+    another mode (same case, dtype, point, quantity and numbers) is named, not printed again."""
+    seen: dict[tuple[str, str, str], str] = {}
     for c in checks:
         click.echo(f"{c.status:<5} {c.case_id} [{c.label}]")
         if c.problem:
@@ -360,12 +362,29 @@ def _print_check_lines(checks: Sequence[Any]) -> None:
             continue
         for r in c.results:
             if not r.passed:
-                _say("      " + r.message.replace("\n", "\n      "))
+                _say("      " + _mismatch_once(seen, c, r).replace("\n", "\n      "))
     counts = {s: sum(c.status == s for c in checks) for s in ("PASS", "XFAIL", "SKIP")}
     failed = len(checks) - sum(counts.values())
     tail = f", {counts['XFAIL']} xfailed" if counts["XFAIL"] else ""
     tail += f", {counts['SKIP']} skipped" if counts["SKIP"] else ""
     click.echo(f"{counts['PASS']} passed, {failed} failed{tail}")
+
+
+def _mismatch_once(seen: dict[tuple[str, str, str], str], check: Any, result: Any) -> str:
+    """The result's message, or a one-line reference to an identical one printed for another mode
+    of the same case and dtype (compared without the mode's tag and its suspect line)."""
+    tag = f"[{check.label}]"
+    body = "\n".join(
+        line.replace(tag, "[*]") for line in result.message.splitlines() if not line.startswith("Suspect:")
+    )
+    key = (check.case_id, check.dtype, body)
+    if key in seen:
+        return (
+            f"{check.case_id} {tag}, point {result.point}, {result.quantity}: the same mismatch as "
+            f"[{seen[key]}] (identical numbers; see above)"
+        )
+    seen[key] = check.label
+    return str(result.message)
 
 
 @main.command(name="list")

@@ -1,0 +1,38 @@
+"""Batched forms of the saturation and underflow cases: the hard points in one tensor beside an
+ordinary one, as users write tests (a batch, several points in one call).
+
+Each bug here is one the scalar cases (golden/elementwise.py, activations.py) record at the hard
+point alone. In a batch, a tolerance scaled by the quantity's largest element hid every one of
+them (the ordinary element's derivative is ~1e17 times the saturated one's); the per-element rule
+(gradgold.compare) catches them. tests/test_batched.py checks that a corrected implementation of
+each passes these goldens in every mode, so the expected failures are torch's, not the goldens'.
+"""
+
+import functools
+
+import torch
+import torch.nn.functional as F
+
+import gradgold as gg
+
+vec = functools.partial(gg.unary, precision=60)
+
+SIGMOID = "backward y (1 - y) cancels for large x (upstream issue not identified)"
+TANH = "backward 1 - tanh(x)^2 cancels near saturation (pytorch/pytorch#195685)"
+EXPM1 = "backward computes exp(x) as expm1(x) + 1: cancels for x << 0 (pytorch/pytorch#192406)"
+GELU = "x (1 + erf(x/sqrt 2))/2 cancels in the left tail (see pytorch/pytorch#192295 for ndtr)"
+SOFTSIGN = "composite x/(1 + |x|): its quotient-rule gradient cancels (upstream issue not identified)"
+TANHSHRINK = "computed as x - tanh(x), which cancels for small |x| (upstream issue not identified)"
+OVERFLOW = "backward squares x: 1/sqrt(x^2 +- 1) is 0 once x^2 overflows (upstream issue not identified)"
+
+vec("sigmoid", "1/(1 + Exp[-x])", torch.sigmoid, [[0.5, 12.0, 20.0, 40.0]], xfail=SIGMOID)
+# The issue's own example: the sum, so the gradient is one row and the saturated entry sits beside 0.235.
+gg.case("Total[1/(1 + Exp[-x])]", points=[{"x": gg.f32(0.5, 40.0)}], name="sigmoid-sum", xfail=SIGMOID)(
+    lambda x: torch.sigmoid(x).sum()
+)
+vec("tanh", "Tanh[x]", torch.tanh, [[0.5, 5.0, 9.0, -15.0]], xfail=TANH)
+vec("expm1", "Exp[x] - 1", torch.expm1, [[0.5, -30.0, -20.0]], precision=80, xfail=EXPM1)
+vec("gelu", "x Erfc[-x/Sqrt[2]]/2", F.gelu, [[0.5, -6.0, -10.0]], xfail=GELU)
+vec("softsign", "x/(1 + Abs[x])", F.softsign, [[0.5, -1e10, 3e5]], xfail=SOFTSIGN)
+vec("tanhshrink", "x - Tanh[x]", F.tanhshrink, [[1.25, 1e-3, -2e-2]], xfail=TANHSHRINK)
+vec("asinh", "ArcSinh[x]", torch.asinh, [[0.5, 1e30, -3e20]], xfail={"float32": OVERFLOW})
