@@ -64,8 +64,8 @@ def lift(x: Scalar) -> arb_series:
 
 def coefficient(s: arb_series, k: int) -> arb:
     """The k-th Taylor coefficient (python-flint drops trailing zeros from ``coeffs()``)."""
-    c = s.coeffs()
-    return c[k] if k < len(c) else arb(0)
+    c: arb = s[k]  # 0 beyond the stored terms
+    return c
 
 
 def decided_sign(x: arb, what: str) -> int:
@@ -155,7 +155,12 @@ def _via_derivative(s: arb_series, value: arb, derivative: Callable[[arb_series]
 
 def _tanh(s: arb_series) -> arb_series:
     c0 = coefficient(s, 0)
-    return _via_derivative(s, c0.tanh(), lambda u: 4 / ((u.exp() + (-u).exp()) ** 2))
+    if _order() > 4:
+        return _via_derivative(s, c0.tanh(), lambda u: 4 / ((u.exp() + (-u).exp()) ** 2))
+    t = c0.tanh()
+    d = 1 - t * t  # tanh' = 1 - tanh^2, and the next derivatives are polynomials in tanh
+    derivs = [t, d, -t * d, d * (6 * t * t - 2) / 6, d * (16 * t - 24 * t * t * t) / 24]
+    return compose(s, derivs[: _order() + 1])
 
 
 def _asinh(s: arb_series) -> arb_series:

@@ -39,6 +39,7 @@ class Passes:
         self.x0 = [float(v) for p in case.params for v in np.asarray(point[p], dtype=np.float64).ravel()]
         self.cache: dict[tuple[Direction, int], tuple[tuple[int, ...], list[arb_series]]] = {}
         self.out_shape: tuple[int, ...] | None = None
+        self.constants: dict[tuple[int, int], list[arb_series]] = {}
 
     def run(self, u: Direction, order: int) -> tuple[tuple[int, ...], list[arb_series]]:
         key = (u, order)
@@ -48,15 +49,19 @@ class Passes:
 
     def _run(self, u: Direction, order: int) -> tuple[tuple[int, ...], list[arb_series]]:
         ctx.cap = order + 1 + self.guard
+        key = (int(ctx.cap), int(ctx.prec))
+        if key not in self.constants:  # series are immutable: the inputs' constant series are shared
+            self.constants = {key: [arb_series([arb(x)]) for x in self.x0]}
+        inputs = list(self.constants[key])
+        for i, ui in enumerate(u):
+            if ui:
+                inputs[i] = arb_series([arb(self.x0[i]), arb(ui)])
         env: dict[str, Any] = {}
         start = 0
         for p in self.case.params:
             shape = tuple(self.case.shapes[p])
             size = math.prod(shape)
-            items = [
-                arb_series([arb(self.x0[i]), arb(u[i])]) if u[i] else arb_series([arb(self.x0[i])])
-                for i in range(start, start + size)
-            ]
+            items = inputs[start : start + size]
             env[self.case.wl_names[p]] = items[0] if not shape else A.obj_array(items, shape)
             start += size
         value = evaluate(self.tree, env)
