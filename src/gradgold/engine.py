@@ -28,6 +28,11 @@ from typing import Any
 
 from .errors import KernelHungError, KernelNotFoundError, KernelStartError
 
+try:  # imported here, never in the forked child: an import there could wait on a lock forever
+    import resource
+except ImportError:  # Windows: no memory limit
+    resource = None  # type: ignore[assignment]
+
 __all__ = ["Engine", "EngineInfo", "Outcome", "locate_kernel"]
 
 EMBEDDED = "gradgold-embedded-kernel"
@@ -169,9 +174,7 @@ def kernel_preexec(parent: int, memory_mb: int) -> Callable[[], None]:
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if os.getppid() != parent:
             os._exit(1)
-        if limit:
-            import resource
-
+        if limit and resource is not None:
             resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
     return setup
