@@ -137,12 +137,12 @@ import torch
 import gradgold as gg
 
 
-@gg.case(wolfram='Run["touch escaped"]; x', points=[{"x": 0.5}])
+@gg.case(wolfram='Run["touch escaped"]; x', points=[{"x": 0.5}], strategy="symbolic")
 def shell(x):
     return x
 
 
-@gg.case(wolfram='StringLength[StringRepeat["ab", 10^9]] x', points=[{"x": 0.5}])
+@gg.case(wolfram='StringLength[StringRepeat["ab", 10^9]] x', points=[{"x": 0.5}], strategy="symbolic")
 def hog(x):
     return x
 
