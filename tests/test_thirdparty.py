@@ -65,10 +65,11 @@ def srgb(c):
     return ((c + 0.055) / 1.055) ** 2.4
 
 
-gg.case(wolfram="((c + 0.055)/1.055)^2.4", points=[{"c": 0.5}, {"c": 0.75}], name="srgb_decimal")(srgb)
-gg.case(
-    wolfram="((c + 11/200)/(211/200))^(12/5)", points=[{"c": 0.5}, {"c": 0.75}], name="srgb_rational"
-)(srgb)
+# strategy="symbolic": the engine's WL program (the rigorous evaluator parses decimals itself)
+pts = [{"c": 0.5}, {"c": 0.75}]
+gg.case(wolfram="((c + 0.055)/1.055)^2.4", points=pts, name="srgb_decimal", strategy="symbolic")(srgb)
+rational = "((c + 11/200)/(211/200))^(12/5)"
+gg.case(wolfram=rational, points=pts, name="srgb_rational", strategy="symbolic")(srgb)
 """
 
 BROKEN = """\
