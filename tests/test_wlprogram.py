@@ -97,7 +97,7 @@ def test_substituted_full_hessians_are_refused_with_the_fix() -> None:
     [
         ({"order": 5}, "order=5; use 1 to 4"),
         ({"full_jacobian": False}, "full_jacobian=False needs projections=k > 0"),
-        ({"strategy": "fast"}, "strategy='fast'; use 'auto', 'symbolic' or 'substituted'"),
+        ({"strategy": "fast"}, "strategy='fast'; use 'auto', 'rigorous', 'symbolic' or 'substituted'"),
     ],
 )
 def test_invalid_derivative_options(kwargs: dict, message: str) -> None:
