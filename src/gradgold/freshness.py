@@ -17,6 +17,7 @@ import numpy as np
 from .cases import Case
 from .exact import round_to_grid
 from .golden import Golden
+from .metadata import metadata_mismatch
 
 __all__ = ["stale_reason"]
 
@@ -49,20 +50,4 @@ def stale_reason(case: Case, golden: Golden) -> str:
 
 def _metadata_mismatch(case: Case, meta: Any) -> str:
     """The metadata fields that disagree with what the case implies, as ``key=stored`` text."""
-    expected: dict[str, Any] = {
-        "id": case.id,
-        "wolfram": case.wolfram,
-        "precision": case.precision,
-        "min_digits": case.min_digits,
-        "params": [[p, list(case.shapes[p])] for p in case.params],
-        "grids": list(case.grids()),
-        "n_points": len(case.points),
-        "order": case.order,
-        "projections": case.projections,
-        "full_jacobian": case.full_jacobian if case.projections else True,
-        "complex": list(case.complex_params),
-        "complex_output": case.complex_output,
-    }
-    defaults = {"order": 1, "projections": 0, "full_jacobian": True, "complex": [], "complex_output": False}
-    wrong = [k for k, v in expected.items() if meta.get(k, defaults.get(k)) != v]
-    return ", ".join(f"{k}={meta.get(k, defaults.get(k))!r:.60}" for k in wrong)
+    return ", ".join(f"{k}={got!r:.60}" for k, got, _ in metadata_mismatch(case, meta))

@@ -36,7 +36,8 @@ from .errors import (
     OutsideGoldenDirError,
 )
 from .exact import agreeing_digits, certified_float, round_to_grid
-from .golden import FORMAT_VERSION, TEMP_PREFIX, Golden, GridData, write_golden
+from .golden import TEMP_PREFIX, Golden, GridData, write_golden
+from .metadata import case_metadata
 from .suite import Project, check_contained, golden_path, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
@@ -493,30 +494,12 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
     ]
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
-    meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "id": case.id,
-        "wolfram": case.wolfram,
+    meta = case_metadata(original) | {
         "program": program.text,
         "engine": {"name": engine.info.name, "version": engine.info.version},
-        "precision": original.precision,
-        "min_digits": case.min_digits,
-        "fingerprint": original.fingerprint(),
-        "params": [[p, list(case.shapes[p])] for p in case.params],
         "out_shape": list(out_shape),
         "grids": list(index),
-        "n_points": len(case.points),
-        "dtypes": list(case.dtypes),
     }
-    # Keys beyond the first format's enter only when used, so first-order goldens keep their bytes.
-    if case.order != 1:
-        meta["order"] = case.order
-    if case.projections:
-        meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
-    if case.complex_params:
-        meta["complex"] = list(case.complex_params)
-    if case.complex_output:
-        meta["complex_output"] = True
     if case.precision != original.precision:
         meta["working_precision"] = case.precision
     if program.strategy != "symbolic":

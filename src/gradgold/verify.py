@@ -27,6 +27,7 @@ from .errors import EngineError, EvaluationError
 from .exact import agreeing_digits, certified_float, round_to_grid
 from .generate import evaluate_case, evaluation_points
 from .golden import Golden, GridData, quantities
+from .metadata import metadata_mismatch
 from .suite import Project, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, build_program
 
@@ -132,20 +133,10 @@ def _fix_regen(case: Case, path: Path) -> str:
 
 def _metadata_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
     """The golden's metadata must be this case's (its fingerprint is, see :func:`golden_state`)."""
-    meta = golden.meta
-    expected = {
-        "id": case.id,
-        "wolfram": case.wolfram,
-        "precision": case.precision,
-        "min_digits": case.min_digits,
-        "params": [[p, list(case.shapes[p])] for p in case.params],
-        "grids": list(case.grids()),
-        "n_points": len(case.points),
-    }
-    wrong = [k for k, v in expected.items() if meta.get(k) != v]
+    wrong = metadata_mismatch(case, golden.meta)
     if not wrong:
         return []
-    shown = ", ".join(f"{k}={meta.get(k)!r:.60} (case: {expected[k]!r:.60})" for k in wrong)
+    shown = ", ".join(f"{k}={got!r:.60} (case: {want!r:.60})" for k, got, want in wrong)
     msg = f"{path}: case {case.id}: metadata disagrees with the case: {shown}; {_fix_regen(case, path)}"
     return [Finding(case.id, path, "metadata", msg)]
 

@@ -15,7 +15,7 @@ from flint import ctx
 
 from ..cases import Case, Point
 from ..errors import EvaluationError
-from ..golden import FORMAT_VERSION
+from ..metadata import case_metadata
 from ..wlsource import exact_decimals
 from .balls import NeedPrecision, Refusal
 from .derivatives import NeedTerms, quantity_balls
@@ -95,26 +95,13 @@ def rigorous_golden(
         per_point.append(_at_point(tree, case, point, here))
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
-    meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "id": case.id,
-        "wolfram": case.wolfram,
+    meta = case_metadata(case) | {
         "program": full_form(tree),
         "engine": {"name": "gradgold-rigorous", "version": f"python-flint {flint.__version__}"},
         "evaluator": EVALUATOR,
-        "precision": case.precision,
-        "min_digits": case.min_digits,
-        "fingerprint": case.fingerprint(),
-        "params": [[p, list(case.shapes[p])] for p in case.params],
         "out_shape": list(out_shape),
         "grids": list(index),
-        "n_points": len(case.points),
-        "dtypes": list(case.dtypes),
     }
-    if case.order != 1:
-        meta["order"] = case.order
-    if case.projections:
-        meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
     return meta, grids
 
 
