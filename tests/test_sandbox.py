@@ -47,7 +47,7 @@ import json, sys
 from gradgold.engine import Engine, locate_kernel
 
 path, kind = locate_kernel(embedded=True)
-with Engine(path, kind) as engine:
+with Engine(path, kind, startup_timeout=300) as engine:  # a loaded machine starts slowly
     for text in json.loads(sys.argv[1]):
         outcome = engine.evaluate(text, timeout=120)
         print(json.dumps({"result": str(outcome.result), "messages": list(outcome.messages)}))
