@@ -55,6 +55,9 @@ with Engine(path, kind, startup_timeout=300) as engine:  # a loaded machine star
 
 
 def test_each_escape_fails_with_a_clear_message(tmp_path: Path) -> None:
+    home, tmp_path = tmp_path / "home", tmp_path / "scratch"  # gradgold's own process may write in HOME
+    home.mkdir()
+    tmp_path.mkdir()
     canary = tmp_path / "canary.txt"
     canary.write_text("1\n")
     texts = [t.format(dir=tmp_path, canary=canary) for t in ESCAPES.values()]
@@ -66,7 +69,7 @@ def test_each_escape_fails_with_a_clear_message(tmp_path: Path) -> None:
         text=True,
         timeout=600,
         check=False,
-        env={**os.environ, "HOME": str(tmp_path)},
+        env={**os.environ, "HOME": str(home)},
     )
     assert done.returncode == 0, done.stderr
     outcomes = [json.loads(line) for line in done.stdout.splitlines()]
