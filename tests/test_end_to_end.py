@@ -91,6 +91,7 @@ def test_generate_writes_good_cases_and_reports_bad_ones(
     assert "engine: Mathics3 (gradgold embedded engine)" in out
     assert "generated  demo/poly" in out and "generated  demo/vector" in out and "[rigorous]" in out
     assert "failed  demo/complex_root" in out and "Sqrt is not real (or not defined) at -1.0" in out
+    assert "[engine: the rigorous evaluator does not implement q (a free symbol" in out
     assert "failed  demo/free_symbol" in out and "gg$x" not in out.split("free_symbol")[0]
     assert "not a real number: Plus[" in out or "not a real number: " in out.split("free_symbol")[-1]
     assert "2 generated, 0 unchanged, 0 skipped, 2 failed" in out

@@ -134,7 +134,8 @@ def generate(
                 todo.append(c)
         info = None
         tracker = _Tracker(len(todo), progress)
-        rigorous, todo = _run_rigorous(project, todo, tracker)
+        fallback: dict[str, str] = {}
+        rigorous, todo = _run_rigorous(project, todo, tracker, fallback)
         outcomes += rigorous
         if todo:
             path, kind = locate_kernel(kernel, embedded)
@@ -142,17 +143,24 @@ def generate(
                 _Worker(path, kind, timeout, startup_timeout) for _ in range(max(1, min(jobs, len(todo))))
             ]
             generated, info = _run_workers(project, todo, workers, tracker)
-            outcomes += generated
+            # Each case the rigorous evaluator handed to the engine says why (the head it lacks).
+            outcomes += [
+                dataclasses.replace(o, evaluator=f"engine: {fallback[o.case_id]}")
+                if o.case_id in fallback
+                else o
+                for o in generated
+            ]
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
     return outcomes, info
 
 
 def _run_rigorous(
-    project: Project, todo: list[Case], tracker: _Tracker
+    project: Project, todo: list[Case], tracker: _Tracker, fallback: dict[str, str]
 ) -> tuple[list[CaseOutcome], list[Case]]:
     """Evaluate with the rigorous evaluator every case it supports whose strategy allows it; return
-    their outcomes and the cases left for the engine (strategy="auto" falls back by name)."""
+    their outcomes and the cases left for the engine (strategy="auto" falls back by name: why goes
+    into ``fallback``, by case id)."""
     wanted = [c for c in todo if c.strategy in ("auto", "rigorous")]
     if not wanted:
         return [], todo
@@ -178,6 +186,7 @@ def _run_rigorous(
         except RigorousUnsupported as exc:
             if c.strategy == "auto":
                 engine.append(c)
+                fallback[c.id] = _why(str(exc))
                 continue
             reason = f"{exc}; use strategy='auto' (the engine)"
             outcomes.append(CaseOutcome(c.id, "failed", time.perf_counter() - start, reason, "rigorous"))
@@ -191,6 +200,15 @@ def _run_rigorous(
         outcomes.append(_write_rigorous(project, c, golden, time.perf_counter() - start))
         tracker.event("done", c)
     return outcomes, engine
+
+
+def _why(message: str) -> str:
+    """The reason in a RigorousUnsupported message, without the file and case it names."""
+    for marker in ("the rigorous evaluator", "complex inputs"):
+        at = message.find(marker)
+        if at >= 0:
+            return message[at:]
+    return message
 
 
 def _write_rigorous(project: Project, case: Case, golden: Golden, seconds: float) -> CaseOutcome:
