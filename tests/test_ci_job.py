@@ -119,8 +119,9 @@ def test_forgery_a_a_golden_computed_at_other_points_fails_ci(pull_request: Path
     assert "stale      demo/product" in output
 
 
-def test_forgery_b_floats_and_digits_edited_together_fail_ci(pull_request: Path) -> None:
-    """The torch function gains a bug (``+ w``), and the golden is edited to agree with it."""
+def _forge_bug_and_golden(pull_request: Path) -> None:
+    """Forgery (b): the torch function gains a bug (``+ w``), and the golden's floats and digits are
+    edited together to agree with it, consistently (certified digits and all); then committed."""
     case_file = pull_request / "golden" / "demo.py"
     case_file.write_text(case_file.read_text().replace("return w * z**2", "return w * z**2 + w"))
     path = pull_request / "golden" / "demo" / "product.npz"
@@ -133,6 +134,11 @@ def test_forgery_b_floats_and_digits_edited_together_fail_ci(pull_request: Path)
     forged = GridData(data.inputs, numbers, digits, certified)
     write_golden(path, dataclasses.replace(golden, grids={"float64": forged}))
     _commit(pull_request, "a bug and a golden that agrees with it")
+
+
+def test_forgery_b_floats_and_digits_edited_together_fail_ci(pull_request: Path) -> None:
+    """The torch function gains a bug (``+ w``), and the golden is edited to agree with it."""
+    _forge_bug_and_golden(pull_request)
     ran = _run_job(pull_request)
     assert [(n, s) for n, s, _ in ran[:-1]] == [
         ("Goldens are fresh, none orphaned", 0),
@@ -148,18 +154,7 @@ def test_forgery_b_floats_and_digits_edited_together_fail_ci(pull_request: Path)
 def test_forgery_b_on_a_case_the_evaluator_skips_is_stopped_by_the_diff(pull_request: Path) -> None:
     """Without the rigorous step (a case it does not support), the diff against the base stops it."""
     steps = [s for s in job_steps() if s[0] != "Goldens are recomputed without any engine"]
-    case_file = pull_request / "golden" / "demo.py"
-    case_file.write_text(case_file.read_text().replace("return w * z**2", "return w * z**2 + w"))
-    path = pull_request / "golden" / "demo" / "product.npz"
-    golden = read_golden(path)
-    data = golden.grids["float64"]
-    w, z = data.inputs["w"], data.inputs["z"]
-    numbers = {**data.numbers, "value": w * z**2 + w, "grad/w": z**2 + 1}
-    digits = {q: np.array([f"{x:.30f}" for x in numbers[q]]) for q in data.digits}
-    certified = {q: np.full(2, 30, dtype=np.int16) for q in data.certified}
-    forged = GridData(data.inputs, numbers, digits, certified)
-    write_golden(path, dataclasses.replace(golden, grids={"float64": forged}))
-    _commit(pull_request, "a bug and a golden that agrees with it")
+    _forge_bug_and_golden(pull_request)
     ran = _run_job(pull_request, steps)
     name, status, output = ran[-1]
     assert (name, status) == ("Changed goldens are verified independently", 1), ran
