@@ -52,9 +52,19 @@ for o in outcomes:
 """
 
 
-def gradgold_cli(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def gradgold_cli(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the ``gradgold`` command in ``root``."""
-    return subprocess.run([GRADGOLD, *args], cwd=root, capture_output=True, text=True, timeout=120)
+    return subprocess.run([GRADGOLD, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+
+
+def seed_project(root: Path) -> Path:
+    """Make ``root`` a project holding a copy of the built-in seed suite and its committed goldens."""
+    repo = Path(__file__).resolve().parents[1]
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "golden").mkdir()
+    shutil.copy(repo / "golden" / "seed.py", root / "golden" / "seed.py")
+    shutil.copytree(repo / "golden" / "seed", root / "golden" / "seed")
+    return root
 
 
 def embedded_suite(

@@ -4,7 +4,6 @@ engine through the CLI."""
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest import seed_project
 from gradgold.cli import main
 from gradgold.golden import Golden, GridData, read_golden, write_golden
 from gradgold.suite import Project, find_project, load_cases
@@ -26,11 +26,7 @@ GRADGOLD = str(Path(sys.executable).parent / "gradgold")
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """A copy of the seed suite and its committed goldens."""
-    (tmp_path / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
-    (tmp_path / "golden").mkdir()
-    shutil.copy(REPO / "golden" / "seed.py", tmp_path / "golden" / "seed.py")
-    shutil.copytree(REPO / "golden" / "seed", tmp_path / "golden" / "seed")
-    return find_project(tmp_path)
+    return find_project(seed_project(tmp_path))
 
 
 def _tamper(project: Project, case: str, change: Callable[[GridData], GridData], **meta: object) -> Path:
