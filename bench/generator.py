@@ -20,7 +20,7 @@ from typing import Any
 
 import gradgold as gg
 from gradgold.exact import wl_rational
-from gradgold.wlprogram import entry_symbols
+from gradgold.generation.wlprogram import entry_symbols
 
 from .common import grid_points
 from .workloads import WORKLOADS, Workload
@@ -31,7 +31,7 @@ HERE = Path(__file__).resolve().parent
 def _throughput_child(root: Path, jobs: int, only: list[str]) -> None:
     """In the child: regenerate a copy of the built-in suites (case files only, in a temp dir) with
     the embedded engine, printing one JSON line as each case finishes and a summary at the end."""
-    from gradgold.generate import generate
+    from gradgold.generation.generate import generate
     from gradgold.suite import find_project, load_cases
 
     start = time.perf_counter()
@@ -127,8 +127,8 @@ def _value_program(w: Workload, n: int, point: dict[str, Any], timeout: float) -
 def child(name: str, ns: list[int], timeout: float) -> None:
     """In the child process: time value-only and value+gradient generation for each n, printing
     one JSON line per measurement as soon as it is known."""
-    from gradgold.engine import Engine, locate_kernel
-    from gradgold.generate import evaluate_case
+    from gradgold.generation.engine import Engine, locate_kernel
+    from gradgold.generation.generate import evaluate_case
 
     w = next(x for x in WORKLOADS if x.name == name)
     path, kind = locate_kernel(None, True)

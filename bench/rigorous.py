@@ -40,8 +40,8 @@ import flint  # noqa: E402
 import gradgold as gg  # noqa: E402
 from gradgold.cases import Case  # noqa: E402
 from gradgold.errors import EvaluationError  # noqa: E402
+from gradgold.generation.rigorous.reference import RigorousUnsupported, rigorous_golden_of  # noqa: E402
 from gradgold.golden import read_golden  # noqa: E402
-from gradgold.rigorous.reference import RigorousUnsupported, rigorous_golden_of  # noqa: E402
 from gradgold.suite import find_project, golden_path, load_cases  # noqa: E402
 
 MLP = "(w2 . Tanh[W1 . x + b1] + b2)^2"

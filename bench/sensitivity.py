@@ -216,7 +216,7 @@ def engine_cases() -> list[Case]:
 def engine_subjects(budget_s: float) -> tuple[list[Subject], dict[str, Any]]:
     """Generate :func:`engine_cases` into a temp dir; any case that fails falls back to a torch
     float64 reference (recorded)."""
-    from gradgold.generate import generate
+    from gradgold.generation.generate import generate
 
     cases = engine_cases()
     info: dict[str, Any] = {}

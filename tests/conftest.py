@@ -43,7 +43,7 @@ GRADGOLD = str(Path(sys.executable).parent / "gradgold")
 # Generation runs in a child process: in-process, the engine's kernel process is not reaped (a
 # ResourceWarning, which filterwarnings=error makes a failure).
 _GENERATE = """
-from gradgold.generate import generate
+from gradgold.generation.generate import generate
 from gradgold.suite import find_project, load_cases
 project = find_project()
 outcomes, _ = generate(project, load_cases(project), embedded=True)

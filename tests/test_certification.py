@@ -123,7 +123,7 @@ def test_a_short_number_labelled_high_precision_is_not_certified() -> None:
     equal at both precisions, yet only 4 digits. The digits sent bound what is certified."""
     import gradgold as gg
     from gradgold.errors import EvaluationError
-    from gradgold.generate import _certify
+    from gradgold.generation.generate import _certify
 
     case = gg.case(wolfram="x", points=[{"x": 0.2}])(lambda_free)
     with pytest.raises(EvaluationError, match=r"index \(\): only 4 digits certified"):

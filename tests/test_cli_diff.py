@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import gradgold_cli
+from gradgold.generation.review import diff_dirs
 from gradgold.golden import GridData, read_golden, write_golden
-from gradgold.review import diff_dirs
 from gradgold.suite import golden_file
 
 

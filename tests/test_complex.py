@@ -21,9 +21,9 @@ import gradgold as gg
 from conftest import embedded_suite, gradgold_cli
 from gradgold.check import check_golden, run_checks
 from gradgold.errors import CaseError
+from gradgold.generation.wlprogram import bound_value, build_program
 from gradgold.golden import Golden, read_golden
 from gradgold.suite import find_project, load_cases
-from gradgold.wlprogram import bound_value, build_program
 
 CASES = """
 import torch

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import gradgold as gg
-from gradgold.engine import EngineInfo, Outcome
 from gradgold.errors import EvaluationError
-from gradgold.generate import evaluate_case
+from gradgold.generation.engine import EngineInfo, Outcome
+from gradgold.generation.generate import evaluate_case
 
 
 class _Engine:

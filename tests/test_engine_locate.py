@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import gradgold.engine as engine
+import gradgold.generation.engine as engine
 from gradgold.errors import KernelNotFoundError
 
 

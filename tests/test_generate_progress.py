@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import gradgold_cli
 from gradgold.cases import case
-from gradgold.generate import _heartbeat, size_note
+from gradgold.generation.generate import _heartbeat, size_note
 
 
 def _big(**options: object) -> object:

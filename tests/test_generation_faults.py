@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import gradgold.generate as gen
+import gradgold.generation.generate as gen
 from gradgold.errors import GenerationLockedError
 from gradgold.suite import find_project, load_cases
 

@@ -9,8 +9,8 @@ from typing import Any, cast
 import numpy as np
 
 from gradgold.cases import Case
+from gradgold.generation.verify import magnitude_agreements
 from gradgold.golden import Golden, GridData
-from gradgold.verify import magnitude_agreements
 
 
 def _golden(mag: float | None) -> Golden:

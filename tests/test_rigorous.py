@@ -16,12 +16,12 @@ from flint import arb, ctx
 import gradgold as gg
 from conftest import gradgold_cli, seed_project
 from gradgold.errors import EvaluationError
+from gradgold.generation.rigorous.balls import NeedPrecision
+from gradgold.generation.rigorous.parser import WLSyntaxError, parse
+from gradgold.generation.rigorous.reference import RigorousUnsupported, rigorous_golden_of, support_problem
+from gradgold.generation.rigorous.rounding import exact_tie, round_ball
+from gradgold.generation.rigorous.tree import full_form
 from gradgold.golden import Golden, read_golden, write_golden
-from gradgold.rigorous.balls import NeedPrecision
-from gradgold.rigorous.parser import WLSyntaxError, parse
-from gradgold.rigorous.reference import RigorousUnsupported, rigorous_golden_of, support_problem
-from gradgold.rigorous.rounding import exact_tie, round_ball
-from gradgold.rigorous.tree import full_form
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gradgold.generation.rigorous.reference import RigorousUnsupported, rigorous_golden_of
 from gradgold.golden import read_golden
-from gradgold.rigorous.reference import RigorousUnsupported, rigorous_golden_of
 from gradgold.suite import find_project, golden_path, load_cases
 
 ROOT = Path(__file__).resolve().parents[1]

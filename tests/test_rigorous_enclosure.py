@@ -13,7 +13,7 @@ from flint import arb, arb_series, ctx, fmpz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradgold.rigorous.balls import UNARY_HEADS, coefficient, special, unary
+from gradgold.generation.rigorous.balls import UNARY_HEADS, coefficient, special, unary
 
 PREC = 120  # bits of the balls
 ORDER = 2

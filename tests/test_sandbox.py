@@ -44,7 +44,7 @@ ESCAPES = {
 
 _SCRIPT = """
 import json, sys
-from gradgold.engine import Engine, locate_kernel
+from gradgold.generation.engine import Engine, locate_kernel
 
 path, kind = locate_kernel(embedded=True)
 with Engine(path, kind, startup_timeout=300) as engine:  # a loaded machine starts slowly
@@ -89,7 +89,7 @@ def test_each_escape_fails_with_a_clear_message(tmp_path: Path) -> None:
 
 _HOOK = """
 import os, subprocess, sys
-from gradgold.embedded.sandbox import SandboxError, _hook
+from gradgold.generation.embedded.sandbox import SandboxError, _hook
 
 sys.addaudithook(_hook((sys.prefix, sys.base_prefix)))
 attempts = {

@@ -112,7 +112,7 @@ def test_diff_reads_with_the_containment_check(project: Path, tmp_path: Path) ->
     assert (
         f"golden/demo/sine.npz is a symbolic link to {outside}, outside the golden directory" in done.stderr
     )
-    from gradgold.review import diff_dirs  # the reading itself, given the ids
+    from gradgold.generation.review import diff_dirs  # the reading itself, given the ids
 
     (diff,) = diff_dirs(["demo/sine"], project / "golden", project / "golden")
     assert diff.status == "unreadable"

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from conftest import seed_project
 from gradgold.cli import main
+from gradgold.generation.verify import agreements, verify_case, verify_offline
 from gradgold.golden import Golden, GridData, read_golden, write_golden
 from gradgold.suite import Project, find_project, load_cases
-from gradgold.verify import agreements, verify_case, verify_offline
 
 REPO = Path(__file__).resolve().parents[1]
 GRADGOLD = str(Path(sys.executable).parent / "gradgold")
@@ -239,7 +239,7 @@ def test_reverify_with_the_embedded_engine(project: Project) -> None:
 def test_cli_engine_wolfram_without_a_kernel_says_how_to_name_one(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gradgold.engine as engine
+    import gradgold.generation.engine as engine
 
     monkeypatch.delenv("WOLFRAM_KERNEL", raising=False)
     monkeypatch.delenv("WOLFRAM_INSTALLATION_DIRECTORY", raising=False)

@@ -6,7 +6,7 @@ import pytest
 
 import gradgold as gg
 from gradgold.errors import CaseError
-from gradgold.wlprogram import build_program, entry_symbols, quantity_names, resolve_strategy
+from gradgold.generation.wlprogram import build_program, entry_symbols, quantity_names, resolve_strategy
 
 
 def f(W, z):

@@ -5,7 +5,7 @@
 results); it never raises for a mismatch, so a notebook, a benchmark script or another test runner
 can decide what to do. The pytest fixture is thin wiring over it. ``gradgold.generate_goldens([...])``
 runs the generator in this process and returns each case's outcome. (They are not named
-``gradgold.check`` and ``gradgold.generate``: those are modules of the package, and importing a
+``gradgold.check`` and ``gradgold.generation.generate``: those are modules of the package, and importing a
 module sets the package's attribute of that name.)
 
 This module imports torch only when a check runs (``import gradgold`` stays light).
@@ -25,7 +25,7 @@ from .suite import Project, find_project, fresh_golden, golden_path, load_cases,
 
 if TYPE_CHECKING:
     from .check import CaseCheck, QuantityResult
-    from .generate import CaseOutcome
+    from .generation.generate import CaseOutcome
     from .golden import Golden
 
 __all__ = ["CheckReport", "check_gradients", "find_case", "generate_goldens", "mismatch_report"]
@@ -201,7 +201,7 @@ def generate_goldens(
     ``embedded``). Fresh goldens are skipped unless ``force``. Returns each case's outcome
     (``generated``, ``unchanged``, ``skipped``, ``failed`` with the reason); raises
     :class:`~gradgold.EngineError` when no engine can start."""
-    from .generate import generate as run
+    from .generation.generate import generate as run
 
     project = project or find_project()
     cases = select(load_cases(project), ids)

@@ -126,9 +126,9 @@ def generate(
     golden_dir: str | None,
 ) -> None:
     """Evaluate cases with a Wolfram Language engine and write their goldens."""
-    from .engine import MEMORY_ENV
-    from .generate import generate as run
-    from .generate import size_note
+    from .generation.engine import MEMORY_ENV
+    from .generation.generate import generate as run
+    from .generation.generate import size_note
 
     if kernel_memory is not None:  # the kernels this process starts read it (engine.kernel_memory_mb)
         os.environ[MEMORY_ENV] = str(kernel_memory)
@@ -178,7 +178,7 @@ def generate(
 
 
 def _default_jobs(kernel: str | None, embedded: bool) -> int:
-    from .engine import locate_kernel
+    from .generation.engine import locate_kernel
 
     cores = os.cpu_count() or 1
     try:
@@ -603,7 +603,7 @@ def diff(
 ) -> None:
     """Show how goldens change, per case and quantity: unchanged, metadata only, or numbers changed
     (max relative change, ULPs, agreeing digits). What a reviewer reads on a pull request."""
-    from . import review
+    from .generation import review
 
     if len(revs) > 2:
         _fail("--rev takes one revision (compared with the working tree) or two; e.g. --rev origin/main")
@@ -631,7 +631,7 @@ def diff(
 
 def _wolfram_kernel() -> str:
     """The Wolfram kernel ``generate`` would find, or a usage error saying how to name one."""
-    from .engine import locate_kernel
+    from .generation.engine import locate_kernel
 
     try:
         path, kind = locate_kernel()
@@ -692,7 +692,7 @@ def verify(
     stored digits, fingerprints, certified digits, inputs), then, unless --offline, recompute them
     with an engine (or with --rigorous, the ball-arithmetic evaluator) and report the digits of
     agreement. Exit 1 if any check fails."""
-    from .verify import reverify, verify_offline
+    from .generation.verify import reverify, verify_offline
 
     if engine == "wolfram" and not embedded:
         kernel = kernel or _wolfram_kernel()
@@ -713,7 +713,7 @@ def verify(
                 _say(f"      {f.message}")
         failed = sum(bool(found) for found in findings.values())
         if rigorous:
-            from .verify import reverify_rigorous
+            from .generation.verify import reverify_rigorous
 
             checked, skipped = reverify_rigorous(project, cases)
             click.echo("evaluator: gradgold rigorous (ball arithmetic, python-flint)")

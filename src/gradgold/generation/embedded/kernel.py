@@ -177,10 +177,10 @@ def _serve(args: KernelArgs, parent: int) -> int:
             sockets.append(log.socket)
             log.socket.connect(args.log_uri)
 
-        from gradgold.embedded.engine import MathicsEvaluator, QuitRequested
+        from gradgold.generation.embedded.engine import MathicsEvaluator, QuitRequested
 
         engine = MathicsEvaluator(on_output=log)
-        from gradgold.embedded import sandbox
+        from gradgold.generation.embedded import sandbox
 
         sandbox.install(engine.session)  # from here on, the kernel only computes
         push.send(b"OK")

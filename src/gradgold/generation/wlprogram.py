@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cases import Case, Point
-from .errors import CaseError
-from .exact import wl_rational
-from .wlsource import exact_decimals
+from ..cases import Case, Point
+from ..errors import CaseError
+from ..exact import wl_rational
+from ..wlsource import exact_decimals
 
 __all__ = [
     "REAL_RULES",

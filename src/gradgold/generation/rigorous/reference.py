@@ -13,10 +13,10 @@ import flint
 import numpy as np
 from flint import ctx
 
-from ..cases import Case, Point
-from ..errors import EvaluationError
-from ..metadata import case_metadata
-from ..wlsource import exact_decimals
+from ...cases import Case, Point
+from ...errors import EvaluationError
+from ...metadata import case_metadata
+from ...wlsource import exact_decimals
 from .balls import NeedPrecision, Refusal
 from .derivatives import NeedTerms, quantity_balls
 from .evaluate import Unsupported, unsupported_heads
@@ -107,8 +107,8 @@ def rigorous_golden(
 
 def rigorous_golden_of(case: Case) -> Any:
     """The case's :class:`~gradgold.golden.Golden` computed by the rigorous evaluator alone."""
+    from ...golden import Golden
     from ..generate import evaluation_points
-    from ..golden import Golden
 
     unique, index = evaluation_points(case)
     meta, grids = rigorous_golden(case, unique, index)

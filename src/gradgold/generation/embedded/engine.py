@@ -46,7 +46,7 @@ from mathics.core.systemsymbols import (
     SymbolThrow,
 )
 
-from gradgold.embedded.wxf import WXFDecodeError, WXFWriter, decode_request, encode_expression
+from gradgold.generation.embedded.wxf import WXFDecodeError, WXFWriter, decode_request, encode_expression
 
 __all__ = ["ENGINE_NAME", "Evaluated", "MathicsEvaluator", "QuitRequested", "version_string"]
 

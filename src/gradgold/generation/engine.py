@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from .errors import KernelHungError, KernelNotFoundError, KernelStartError
+from ..errors import KernelHungError, KernelNotFoundError, KernelStartError
 
 try:  # imported here, never in the forked child: an import there could wait on a lock forever
     import resource

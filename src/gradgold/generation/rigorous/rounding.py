@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from flint import arb
 
-from ..exact import certified_float
+from ...exact import certified_float
 from .balls import NeedPrecision
 
 __all__ = ["Rounded", "exact_tie", "round_ball", "to_fraction"]

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .cases import Case
+from ..cases import Case
+from ..errors import EngineError, EvaluationError
+from ..exact import agreeing_digits, certified_float, round_to_grid
+from ..golden import Golden, GridData, quantities
+from ..metadata import metadata_mismatch
+from ..suite import Project, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
-from .errors import EngineError, EvaluationError
-from .exact import agreeing_digits, certified_float, round_to_grid
 from .generate import evaluate_case, evaluation_points
-from .golden import Golden, GridData, quantities
-from .metadata import metadata_mismatch
-from .suite import Project, golden_state
 from .wlprogram import DEFAULT_TIMEOUT, build_program
 
 __all__ = [
@@ -179,7 +179,7 @@ def _held_tree_text(case: Case) -> str:
         from .rigorous.tree import full_form
     except ImportError:  # pragma: no cover - python-flint missing; the parser itself needs none
         return ""
-    from .wlsource import exact_decimals
+    from ..wlsource import exact_decimals
 
     try:
         return full_form(parse(exact_decimals(case.wolfram)))
@@ -299,7 +299,7 @@ def reverify(
     timeout: int = DEFAULT_TIMEOUT,
 ) -> tuple[list[Agreement], EngineInfo | None]:
     """Recompute ``cases`` with an engine; digits of agreement per case, grid and quantity, and
-    the engine's :class:`~gradgold.engine.EngineInfo`. Golden files are never written."""
+    the engine's :class:`~gradgold.generation.engine.EngineInfo`. Golden files are never written."""
     path, kind = locate_kernel(kernel, embedded)
     out: list[Agreement] = []
     engine: Engine | None = None

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from flint import arb, arb_series, ctx
 
-from ..cases import Case, Point
+from ...cases import Case, Point
 from . import arrays as A
 from .balls import NeedTerms, Refusal, coefficient, lift
 from .evaluate import evaluate

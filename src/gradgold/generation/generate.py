@@ -25,9 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .cases import Case, Point
-from .engine import Engine, EngineInfo, locate_kernel
-from .errors import (
+from ..cases import Case, Point
+from ..errors import (
     EngineError,
     EvaluationError,
     GenerationLockedError,
@@ -35,10 +34,11 @@ from .errors import (
     KernelStartError,
     OutsideGoldenDirError,
 )
-from .exact import agreeing_digits, certified_float, round_to_grid
-from .golden import TEMP_PREFIX, Golden, GridData, write_golden
-from .metadata import case_metadata
-from .suite import Project, check_contained, golden_path, golden_state
+from ..exact import agreeing_digits, certified_float, round_to_grid
+from ..golden import TEMP_PREFIX, Golden, GridData, write_golden
+from ..metadata import case_metadata
+from ..suite import Project, check_contained, golden_path, golden_state
+from .engine import Engine, EngineInfo, locate_kernel
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
 
 __all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
@@ -685,7 +685,7 @@ def _check_precision(case: Case, where: str, prec: Any) -> None:
 def _machine_cause(case: Case) -> str:
     """What in ``wolfram=`` made a machine number, and the fix (decimal literals are exact, so it
     is ``N`` without a precision, or ``MachinePrecision``, or a function that returns one)."""
-    from .wlsource import machine_sources
+    from ..wlsource import machine_sources
 
     culprits = machine_sources(case.wolfram)
     if culprits:

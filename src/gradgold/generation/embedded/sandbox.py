@@ -15,7 +15,7 @@ kernel has started the sandbox takes two layers:
    network connection and ``ctypes`` library load, whatever builtin asks for it.
 
 The memory limit is set by the process that starts the kernel (``RLIMIT_AS``, see
-``gradgold.engine.kernel_preexec``); this module only names it in the message when it is hit.
+``gradgold.generation.engine.kernel_preexec``); this module only names it in the message when it is hit.
 """
 
 from __future__ import annotations
