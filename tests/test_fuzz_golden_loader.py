@@ -7,8 +7,9 @@ another exception, a hang or a crash.
 
 from __future__ import annotations
 
-import shutil
+import io
 import struct
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -17,10 +18,27 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradgold.errors import GoldenFormatError
-from gradgold.golden import Golden, read_golden
+from gradgold.golden import Golden, read_golden, write_golden
 
-SEED = Path(__file__).resolve().parents[1] / "golden" / "seed"
-VALID = {p.name: p.read_bytes() for p in sorted(SEED.glob("*.npz"))}
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+V1 = Path(__file__).resolve().parent / "data" / "golden-v1" / "seed" / "sine.npz"
+
+
+def _v2(path: Path) -> bytes:
+    """The committed golden at ``path`` as this gradgold writes it (format version 2)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "g.npz"
+        write_golden(out, read_golden(path))
+        return out.read_bytes()
+
+
+#: Valid goldens to mutate: the seed goldens and a batched tanh (a diagonal, sparse Jacobian) in
+#: format version 2, and the committed version 1 fixture.
+VALID = {
+    f"v2-{p.name}": _v2(p)
+    for p in [*sorted((GOLDEN / "seed").glob("*.npz")), GOLDEN / "batched" / "tanh.npz"]
+}
+VALID["v1-sine.npz"] = V1.read_bytes()
 FUZZ = settings(
     max_examples=300,
     deadline=None,
@@ -82,7 +100,7 @@ def test_truncations_are_refused(target: Path, name: str, cut: int) -> None:
 def test_rewritten_npy_entries(target: Path, name: str, member: int, at: int, payload: bytes) -> None:
     """Splice bytes into one entry's ``.npy`` (its header included) and re-zip it with correct
     CRCs, so the zip layer passes and the array layer is what gets fuzzed."""
-    with zipfile.ZipFile(SEED / name) as zf:
+    with zipfile.ZipFile(io.BytesIO(VALID[name])) as zf:
         infos = zf.infolist()
         contents = {i.filename: zf.read(i) for i in infos}
     victim = infos[member % len(infos)].filename
@@ -108,6 +126,8 @@ def test_forged_zip_sizes(target: Path, name: str, sizes: tuple[int, int]) -> No
 
 
 def test_unchanged_files_load(tmp_path: Path) -> None:
-    for name in VALID:
-        shutil.copy(SEED / name, tmp_path / name)
+    for name, data in VALID.items():
+        (tmp_path / name).write_bytes(data)
         assert isinstance(read_golden(tmp_path / name, root=tmp_path), Golden)
+    with zipfile.ZipFile(io.BytesIO(VALID["v2-tanh.npz"])) as zf:
+        assert "float64/nonzero/grad/x.npy" in zf.namelist()  # the sparse layout is fuzzed too

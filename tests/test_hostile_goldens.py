@@ -18,20 +18,47 @@ import numpy as np
 import pytest
 
 from gradgold.errors import GoldenFormatError
-from gradgold.golden import read_golden
+from gradgold.golden import read_golden, write_golden
 
 SEED = Path(__file__).resolve().parents[1] / "golden" / "seed"
+V1 = Path(__file__).resolve().parent / "data" / "golden-v1" / "seed"
 FIX = "regenerate it with `gradgold generate --force`"
 
 
-@pytest.fixture
-def golden_dir(tmp_path: Path) -> Path:
-    """A golden directory holding copies of the seed goldens."""
+@pytest.fixture(params=[2, 1], ids=["v2", "v1"])
+def golden_dir(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """A golden directory holding the seed goldens in format version 2 (written by this gradgold)
+    or, for ``sine.npz``, the committed version 1 file (tests/data/golden-v1)."""
     d = tmp_path / "golden" / "seed"
     d.mkdir(parents=True)
     for p in SEED.glob("*.npz"):
-        shutil.copy(p, d / p.name)
+        write_golden(d / p.name, read_golden(p))
+    if request.param == 1:
+        shutil.copy(V1 / "sine.npz", d / "sine.npz")
     return tmp_path / "golden"
+
+
+def _version(m: dict[str, bytes]) -> int:
+    return int(np.load(io.BytesIO(m["format_version.npy"])))
+
+
+def _meta(m: dict[str, bytes]) -> dict[str, object]:
+    """The metadata of a golden's members, whatever its format version."""
+    arr = np.load(io.BytesIO(m["metadata.npy"]))
+    return dict(json.loads(str(arr) if _version(m) == 1 else arr.tobytes().decode("utf-8")))
+
+
+def _meta_npy(m: dict[str, bytes], text: str) -> bytes:
+    """A metadata entry holding ``text`` as the golden's format version stores it."""
+    if _version(m) == 1:
+        return _npy(np.array(text))
+    return _npy(np.frombuffer(text.encode("utf-8"), dtype=np.uint8))
+
+
+def _digits_npy(m: dict[str, bytes], strings: list[str]) -> bytes:
+    """A digits entry as the golden's format version stores it (UTF-32 or ASCII)."""
+    arr = np.array(strings)
+    return _npy(arr if _version(m) == 1 else arr.astype("S"))
 
 
 def _npy(arr: np.ndarray, allow_pickle: bool = False) -> bytes:
@@ -198,11 +225,11 @@ def test_a_bare_pickle_as_an_entry_is_refused_unrun(golden_dir: Path, tmp_path: 
 def test_format_version_from_the_future(golden_dir: Path) -> None:
     # A newer format may hold dtypes this one refuses: the version must be reported, not those.
     def future(m: dict[str, bytes]) -> None:
-        m["format_version.npy"] = _npy(np.array(2, np.int64))
+        m["format_version.npy"] = _npy(np.array(3, np.int64))
         m["float64/value.npy"] = _npy(np.zeros(1, complex))
 
     path = _edit(golden_dir / "seed" / "sine.npz", future)
-    _refused(path, "golden format version 2 is not the one this gradgold reads (1)", "upgrade gradgold")
+    _refused(path, "golden format version 3 is not one this gradgold reads (1, 2)", "upgrade gradgold")
 
 
 def test_nan_in_numbers(golden_dir: Path) -> None:
@@ -214,9 +241,8 @@ def test_nan_in_numbers(golden_dir: Path) -> None:
 
 def test_nan_in_metadata(golden_dir: Path) -> None:
     def nan_precision(m: dict[str, bytes]) -> None:
-        meta = json.loads(str(np.load(io.BytesIO(m["metadata.npy"]))))
-        text = json.dumps(meta | {"precision": float("nan")})
-        m["metadata.npy"] = _npy(np.array(text))
+        text = json.dumps(_meta(m) | {"precision": float("nan")})
+        m["metadata.npy"] = _meta_npy(m, text)
 
     path = _edit(golden_dir / "seed" / "sine.npz", nan_precision)
     _refused(path, "metadata is not JSON (NaN where a number is expected", FIX)
@@ -237,8 +263,7 @@ def test_nan_in_metadata(golden_dir: Path) -> None:
 )
 def test_malformed_metadata(golden_dir: Path, change: dict[str, object], fragment: str) -> None:
     def edit(m: dict[str, bytes]) -> None:
-        meta = json.loads(str(np.load(io.BytesIO(m["metadata.npy"]))))
-        m["metadata.npy"] = _npy(np.array(json.dumps(meta | change)))
+        m["metadata.npy"] = _meta_npy(m, json.dumps(_meta(m) | change))
 
     path = _edit(golden_dir / "seed" / "sine.npz", edit)
     _refused(path, "malformed metadata: ", fragment, FIX)
@@ -246,14 +271,14 @@ def test_malformed_metadata(golden_dir: Path, change: dict[str, object], fragmen
 
 def test_deeply_nested_metadata(golden_dir: Path) -> None:
     deep = "[" * 100_000 + "]" * 100_000
-    path = _edit(golden_dir / "seed" / "sine.npz", lambda m: m.update({"metadata.npy": _npy(np.array(deep))}))
+    path = _edit(golden_dir / "seed" / "sine.npz", lambda m: m.update({"metadata.npy": _meta_npy(m, deep)}))
     _refused(path, "metadata is not JSON")
 
 
 def test_nan_as_a_digit_string(golden_dir: Path) -> None:
     path = _edit(
         golden_dir / "seed" / "sine.npz",
-        lambda m: m.update({"float64/digits/value.npy": _npy(np.array(["NaN"]))}),
+        lambda m: m.update({"float64/digits/value.npy": _digits_npy(m, ["NaN"])}),
     )
     _refused(path, "entry float64/digits/value holds 'NaN' where a decimal number is expected", FIX)
 

@@ -13,7 +13,9 @@ from gradgold.suite import find_project, golden_path, load_cases
 ROOT = Path(__file__).resolve().parents[1]
 #: What only a generator knows (the program, the engine, the output's shape, how it computed).
 GENERATOR_KEYS = {
-    "program",
+    "program",  # format version 1; version 2 stores its hash
+    "program_sha256",
+    "format_version",  # format version 1 repeated its version in the metadata
     "engine",
     "out_shape",
     "working_precision",

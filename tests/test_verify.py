@@ -4,6 +4,7 @@ engine through the CLI."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,7 +16,9 @@ from click.testing import CliRunner
 
 from conftest import seed_project
 from gradgold.cli import main
+from gradgold.generation.generate import evaluation_points
 from gradgold.generation.verify import agreements, verify_case, verify_offline
+from gradgold.generation.wlprogram import build_program
 from gradgold.golden import Golden, GridData, read_golden, write_golden
 from gradgold.suite import Project, find_project, load_cases
 
@@ -142,21 +145,31 @@ def test_metadata_disagreeing_with_the_case(project: Project) -> None:
 
 
 def test_a_stored_program_gradgold_no_longer_writes(project: Project) -> None:
-    """The fingerprint covers the mathematics; the program text is checked on its own, up to the
-    evaluation timeout it was written with."""
-    g = read_golden(project.golden_dir / "seed" / "sine.npz")
-    program = str(g.meta["program"])
+    """The fingerprint covers the mathematics; the program is checked on its own (a version 2
+    golden stores its hash), up to the evaluation timeout it was written with."""
+    (case,) = [c for c in load_cases(project) if c.id == "seed/sine"]
+    program = build_program(case, evaluation_points(case)[0]).text
+    assert "\n  300, $Aborted]" in program
     _tamper(project, "sine", lambda d: d, program=program.replace("\n  300, $Aborted]", "\n  900, $Aborted]"))
     assert _findings(project, "sine") == []
     path = _tamper(
         project, "sine", lambda d: d, program=program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False")
     )
+    assert "program" not in read_golden(path).meta  # only its hash is stored
     assert _findings(project, "sine") == [("program", "", ())]
     assert _message(project, "sine") == (
         f"{path}: case seed/sine: the stored WL program is not the one this gradgold writes for the case "
         "(gradgold changed how it writes programs since the golden was generated; its numbers may still "
         "be right); run `gradgold generate --force seed/sine` and review the diff"
     )
+
+
+def test_a_version_1_golden_verifies_by_its_program_text(project: Project) -> None:
+    """tests/data/golden-v1 holds seed/sine in format version 1 (the whole program text)."""
+    path = project.golden_dir / "seed" / "sine.npz"
+    shutil.copy(Path(__file__).resolve().parent / "data" / "golden-v1" / "seed" / "sine.npz", path)
+    assert "program" in read_golden(path).meta
+    assert _findings(project, "sine") == []
 
 
 def test_missing_and_unreadable(project: Project) -> None:

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from .errors import CaseError
 from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
-from .golden import FORMAT_VERSION
+from .golden import FINGERPRINT_VERSION
 from .wlsource import exact_decimals, wl_names
 
 __all__ = ["Case", "Point", "case", "f32", "unary", "uniform"]
@@ -131,7 +131,7 @@ class Case:
         """Hash of everything the golden's numbers depend on (not the torch function: the golden is
         the mathematics, the function is what is checked against it)."""
         doc = {
-            "format_version": FORMAT_VERSION,
+            "format_version": FINGERPRINT_VERSION,
             "wolfram": self.wolfram,
             "params": [[p, list(self.shapes[p])] for p in self.params],
             "points": [{k: [float(x).hex() for x in v.ravel()] for k, v in p.items()} for p in self.points],

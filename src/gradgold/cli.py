@@ -505,6 +505,7 @@ def _variable_names(golden: Any) -> list[str]:
 def _golden_doc(golden: Any) -> dict[str, Any]:
     """The JSON view of a golden; ``points`` are those of the float64 grid; ``wl_names`` each
     parameter's symbol in ``wolfram=``."""
+    from .golden import program_digest
     from .wlsource import wl_names
 
     meta = golden.meta
@@ -539,7 +540,7 @@ def _golden_doc(golden: Any) -> dict[str, Any]:
         "fingerprint": meta["fingerprint"],
         "points": grids["float64"],
         "grids": grids,
-        "program": meta["program"],
+        "program_sha256": program_digest(meta),
     }
 
 

@@ -1,10 +1,10 @@
 """Golden files: deterministic, atomic ``.npz`` writes and a loader that never unpickles.
 
-Layout (format version 1), every entry a plain ``.npy`` array so ``numpy.load(path)`` with
+Layout (format version 2), every entry a plain ``.npy`` array so ``numpy.load(path)`` with
 ``allow_pickle=False`` reads it::
 
-    format_version             int64 scalar
-    metadata                   0-d unicode array: JSON (case id, wolfram, program, engine, ...)
+    format_version             int64 scalar (2)
+    metadata                   uint8 (bytes,): UTF-8 JSON (case id, wolfram, program_sha256, engine, ...)
     <grid>/input/<param>       float64 (points, *param_shape)     the inputs of that float grid
     <grid>/value               float64 (points, *out_shape)       correctly rounded references
     <grid>/grad/<param>        float64 (points, *out_shape, *param_shape)
@@ -13,9 +13,31 @@ Layout (format version 1), every entry a plain ``.npy`` array so ``numpy.load(pa
     directions                 float64 (k, N)                     the seeded projection directions
     <grid>/proj/grad           float64 (points, k, *out_shape)    <grad f, v_j>
     <grid>/proj/hess           float64 (points, k, *out_shape)    v_j' H v_j (order >= 2)
-    <grid>/digits/<quantity>   unicode, same shape: the decimal digits the number came from
+    <grid>/digits/<quantity>   ASCII bytes (``S<width>``), same shape: the decimal digits the number came from
     <grid>/certified/<quantity> int16, same shape: decimal digits certified correct
     <grid>/magnitude/<quantity> float64, same shape (optional): each element's magnitude of terms
+
+*Sparse quantities.* A quantity most of whose elements are exact zeros at every point (the
+Jacobian and Hessian of an elementwise function are diagonal) is stored as the elements of a
+pattern only: ``<grid>/nonzero/<quantity>`` (int32, strictly increasing flat indices into one
+point's elements, the same for every point) and each of the quantity's entries above with shape
+``(points, len(nonzero))``. Every element outside the pattern is the exact zero: number ``0.0``,
+digits ``"0"``, magnitude ``0.0`` and ``<grid>/zero_certified/<quantity>`` (an int16 scalar)
+certified digits. The writer elides an element only when it is exactly that at every point, so
+reading gives back the dense arrays bit for bit; the file is about the size of the nonzeros.
+
+*The program.* Version 1 stored the whole WL program (or held tree) the references were computed
+from: most of a golden's bytes. Version 2 stores only its SHA-256 (``program_sha256``, of the
+program text without its evaluation timeout). Nothing reads the text back: ``gradgold verify``
+re-derives the program from the case file and compares (a hash comparison is as strict as the text
+comparison was), ``gradgold diff`` reports a changed hash as a metadata change, and ``gradgold
+show`` prints the hash. Reproducing a reference is done from the case file
+(``gradgold generate --force``), never from text a pull request could have edited.
+
+Version 1 (digits as UTF-32 ``U`` arrays, metadata a ``U`` scalar holding ``program``, no sparse
+quantities) is still read; ``gradgold generate --force`` rewrites a golden as version 2. The
+format version is not part of a case's fingerprint (:data:`FINGERPRINT_VERSION` is): re-encoding
+changes how a golden is stored, not what it means, so a version 1 golden stays fresh.
 
 A *magnitude* is, per element, the size of the terms the exact result is a sum of: for a
 derivative, the same derivative with every sum replaced by the sum of absolute values, so
@@ -38,6 +60,7 @@ the real and imaginary parts of the inputs, of the real and imaginary parts of t
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
@@ -61,15 +84,32 @@ import numpy.typing as npt
 from .errors import GoldenFormatError
 from .exact import GRID_NAMES
 
-#: Version of the golden file format; part of every case's fingerprint.
-FORMAT_VERSION = 1
+#: Version of the golden file format the writer produces.
+FORMAT_VERSION = 2
+#: Versions the loader reads (see the module docstring for version 1).
+READABLE_VERSIONS = (1, 2)
+#: Version of what a golden's references *mean*: part of every case's fingerprint. It changes only
+#: when the same case would need different numbers, never with the storage format, so that
+#: re-encoding a golden (version 1 to 2) leaves it fresh.
+FINGERPRINT_VERSION = 1
 
 #: The quantities a golden holds besides ``value`` and ``grad/<param>``: each full derivative
 #: tensor with its order, and each projection with the derivative order it projects.
 DERIVATIVE_TENSORS: dict[str, int] = {"hessian": 2, "d3": 3, "d4": 4}
 PROJECTIONS: dict[str, int] = {"proj/grad": 1, "proj/hess": 2}
 
-__all__ = ["TEMP_PREFIX", "Golden", "GridData", "magnitude_problem", "read_golden", "write_golden"]
+__all__ = [
+    "FINGERPRINT_VERSION",
+    "FORMAT_VERSION",
+    "TEMP_PREFIX",
+    "Golden",
+    "GridData",
+    "magnitude_problem",
+    "program_digest",
+    "program_sha256",
+    "read_golden",
+    "write_golden",
+]
 
 #: Name prefix of the temporary file a golden is written to before it is renamed into place. A
 #: write killed before the rename leaves one: never a golden, and ``gradgold generate`` deletes it.
@@ -109,23 +149,112 @@ class Golden:
         return str(self.meta["fingerprint"])
 
     def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
-        """Every entry of the file, by key."""
+        """Every entry of the file (format version 2), by key."""
         out: dict[str, np.ndarray[Any, Any]] = {
             "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-            "metadata": np.array(json.dumps(self.meta, sort_keys=True, indent=1)),
+            "metadata": _utf8(json.dumps(file_metadata(self.meta), sort_keys=True, separators=(",", ":"))),
         }
         for grid, data in self.grids.items():
-            for section, items in (
-                ("input", data.inputs),
-                ("digits", data.digits),
-                ("certified", data.certified),
-                ("magnitude", data.magnitudes),
-            ):
-                out.update({f"{grid}/{section}/{k}": v for k, v in items.items()})
-            out.update({f"{grid}/{k}": v for k, v in data.numbers.items()})
+            out.update({f"{grid}/input/{k}": v for k, v in data.inputs.items()})
+            for q in data.numbers:
+                out.update(_quantity_entries(grid, q, data))
         if self.directions is not None:
             out["directions"] = self.directions
         return out
+
+
+#: How an engine program ends: ``TimeConstrained[..., <seconds>, $Aborted]``. The timeout bounds
+#: how long the engine may take (``--timeout``), not what it computes, so the hash leaves it out.
+_TIMEOUT_TAIL = re.compile(r"\n  \d+, \$Aborted\]\Z")
+
+
+def program_sha256(text: str) -> str:
+    """The hash a version 2 golden stores in place of its program's text (see the module
+    docstring): SHA-256 of the UTF-8 text without its evaluation timeout."""
+    return hashlib.sha256(_TIMEOUT_TAIL.sub("", text).encode("utf-8")).hexdigest()
+
+
+def program_digest(meta: Mapping[str, Any]) -> str:
+    """The :func:`program_sha256` of the program a golden's metadata records (a version 1 golden
+    holds the text, a version 2 golden the hash; a golden in memory being written may hold both,
+    and then its text is the newer)."""
+    if "program" in meta or "program_sha256" not in meta:
+        return program_sha256(str(meta.get("program", "")))
+    return str(meta["program_sha256"])
+
+
+def file_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata as a version 2 file stores it: the program as its hash, no version key (the
+    ``format_version`` entry is the one place the version lives)."""
+    out = {k: v for k, v in meta.items() if k not in ("program", "format_version")}
+    if "program" in meta or "program_sha256" in meta:
+        out["program_sha256"] = program_digest(meta)
+    return out
+
+
+def _utf8(text: str) -> npt.NDArray[np.uint8]:
+    return np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+
+
+def _quantity_entries(grid: str, q: str, data: GridData) -> dict[str, np.ndarray[Any, Any]]:
+    """One quantity's entries: dense, or sparse when at most half of a point's elements are
+    outside the all-points pattern of elements that are not the exact zero."""
+    number, digits, certified = data.numbers[q], data.digits[q], data.certified[q]
+    magnitude = data.magnitudes.get(q)
+    n = number.shape[0]
+    arrays = {"": number, "digits/": digits, "certified/": certified}
+    if magnitude is not None:
+        arrays["magnitude/"] = magnitude
+    pattern = _sparse_pattern(number, digits, certified, magnitude)
+    if pattern is None:
+        out = {f"{grid}/{part}{q}": a for part, a in arrays.items()}
+    else:
+        index, fill = pattern
+        out = {f"{grid}/{part}{q}": a.reshape(n, -1)[:, index] for part, a in arrays.items()}
+        out[f"{grid}/nonzero/{q}"] = index.astype(np.int32)
+        out[f"{grid}/zero_certified/{q}"] = np.array(fill, dtype=np.int16)
+    key = f"{grid}/digits/{q}"
+    out[key] = _ascii(out[key])
+    return out
+
+
+def _sparse_pattern(
+    number: npt.NDArray[np.float64],
+    digits: npt.NDArray[np.str_],
+    certified: npt.NDArray[np.int16],
+    magnitude: npt.NDArray[np.float64] | None,
+) -> tuple[npt.NDArray[np.intp], int] | None:
+    """(flat indices kept, certified digits of the elided zeros), or None to store densely.
+
+    An element is elided only if at every point it is +0.0 (bitwise), its digits are "0", its
+    magnitude (if any) is +0.0, and its certified count is the most common one among such zeros
+    (ties: the smallest), so that reading restores every array exactly."""
+    n = number.shape[0]
+    size = math.prod(number.shape[1:])
+    if n == 0 or size < 2:
+        return None
+    zero = (np.ascontiguousarray(number, dtype=np.float64).reshape(n, -1).view(np.uint64) == 0) & (
+        digits.reshape(n, -1) == "0"
+    )
+    if magnitude is not None:
+        zero &= np.ascontiguousarray(magnitude, dtype=np.float64).reshape(n, -1).view(np.uint64) == 0
+    cert = certified.reshape(n, -1)
+    if not zero.any():
+        return None
+    values, counts = np.unique(cert[zero], return_counts=True)
+    fill = int(values[int(np.argmax(counts))])
+    elided = (zero & (cert == fill)).all(axis=0)
+    index = np.flatnonzero(~elided)
+    if 2 * index.size > size:
+        return None
+    return index, fill
+
+
+def _ascii(digits: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Digit strings as fixed-width ASCII bytes, as wide as the longest (so the bytes depend only
+    on the strings, not on the width of the array they came in)."""
+    width = max(1, int(np.char.str_len(digits).max())) if digits.size else 1
+    return np.asarray(digits).astype(f"S{width}")
 
 
 def write_golden(path: Path, golden: Golden) -> bool:
@@ -218,6 +347,7 @@ _MAX_NDIM = 16
 _NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
 _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python parameter name (ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def _regen(path: Path) -> str:
@@ -378,7 +508,7 @@ def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, 
 # numpy's exact header text for the arrays gradgold writes: parsed without ``ast`` (most of the
 # cost of reading a golden); anything else goes through numpy's own parser.
 _NPY_HEADER = re.compile(
-    rb"\{'descr': '(?P<descr>[<>|=][biufU]\d{1,3})', 'fortran_order': (?P<fortran>True|False), "
+    rb"\{'descr': '(?P<descr>[<>|=][biufUS]\d{1,3})', 'fortran_order': (?P<fortran>True|False), "
     rb"'shape': \((?P<shape>(?:\d{1,12}, ?)*(?:\d{1,12})?)\), \} *\n"
 )
 
@@ -400,7 +530,7 @@ def _checked_header(
     path: Path, name: str, shape: tuple[int, ...], fortran: bool, dtype: np.dtype[Any], offset: int
 ) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
     """Refuse dtypes a golden never holds and impossible shapes."""
-    if dtype.hasobject or dtype.kind not in "biufU" or dtype.itemsize == 0:
+    if dtype.hasobject or dtype.kind not in "biufUS" or dtype.itemsize == 0:
         raise GoldenFormatError(
             f"{path}: entry {name!r} has dtype {dtype}, which a golden never holds "
             f"(object arrays would need unpickling, which gradgold refuses); {_regen(path)}"
@@ -430,20 +560,21 @@ def _check_version(path: Path, version: np.ndarray[Any, Any]) -> None:
     """Checked first, so that a file from a newer gradgold reports its version, not a diff."""
     if version.shape != () or version.dtype.kind not in "iu":
         raise GoldenFormatError(f"{path}: format_version is not an integer scalar; {_regen(path)}")
-    if int(version) != FORMAT_VERSION:
+    if int(version) not in READABLE_VERSIONS:
         raise GoldenFormatError(
-            f"{path}: golden format version {int(version)} is not the one this gradgold reads "
-            f"({FORMAT_VERSION}); upgrade gradgold if the file is newer, else regenerate it with "
-            "`gradgold generate --force`"
+            f"{path}: golden format version {int(version)} is not one this gradgold reads "
+            f"({', '.join(map(str, READABLE_VERSIONS))}); upgrade gradgold if the file is newer, else "
+            "regenerate it with `gradgold generate --force`"
         )
 
 
 def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
     """Check the entries against the metadata and build the in-memory golden."""
-    if entries.pop("format_version", None) is None:
+    version = entries.pop("format_version", None)
+    if version is None:
         raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
-    meta = _metadata(path, entries.pop("metadata", None))
-    grids = {g: _grid(path, meta, g, entries) for g in meta["grids"]}
+    meta = _metadata(path, entries.pop("metadata", None), int(version))
+    grids = {g: _grid(path, meta, g, entries, int(version)) for g in meta["grids"]}
     directions = _directions(path, meta, entries.pop("directions", None))
     if entries:
         raise GoldenFormatError(f"{path}: unexpected entries {sorted(entries)[:5]}; {_regen(path)}")
@@ -489,7 +620,6 @@ def quantity_shapes(meta: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
 _META_KEYS = (
     "id",
     "wolfram",
-    "program",
     "engine",
     "precision",
     "fingerprint",
@@ -500,14 +630,29 @@ _META_KEYS = (
 )
 
 
-def _metadata(path: Path, arr: np.ndarray[Any, Any] | None) -> dict[str, Any]:
-    if arr is None or arr.shape != () or arr.dtype.kind != "U":
-        raise GoldenFormatError(f"{path}: no metadata entry; {_regen(path)}")
+def _metadata(path: Path, arr: np.ndarray[Any, Any] | None, version: int) -> dict[str, Any]:
+    """Version 1 holds JSON text as a unicode scalar with the program's text; version 2 as UTF-8
+    bytes with the program's hash."""
+    if version == 1:
+        if arr is None or arr.shape != () or arr.dtype.kind != "U":
+            raise GoldenFormatError(f"{path}: no metadata entry; {_regen(path)}")
+        text = str(arr)
+    else:
+        if arr is None or arr.ndim != 1 or arr.dtype != np.uint8:
+            raise GoldenFormatError(
+                f"{path}: no metadata entry (a version 2 golden holds it as uint8 UTF-8 bytes); "
+                + _regen(path)
+            )
+        try:
+            text = arr.tobytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise GoldenFormatError(f"{path}: metadata is not UTF-8 ({exc}); {_regen(path)}") from exc
     try:
-        meta = json.loads(str(arr), parse_constant=_no_constant)
+        meta = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
         raise GoldenFormatError(f"{path}: metadata is not JSON ({str(exc)[:200]}); {_regen(path)}") from exc
-    missing = [k for k in _META_KEYS if not isinstance(meta, dict) or k not in meta]
+    keys = (*_META_KEYS, "program" if version == 1 else "program_sha256")
+    missing = [k for k in keys if not isinstance(meta, dict) or k not in meta]
     if missing:
         raise GoldenFormatError(f"{path}: metadata lacks {missing}; {_regen(path)}")
     problem = _metadata_problem(meta)
@@ -530,9 +675,13 @@ def _is_shape(x: Any) -> bool:
 
 def _metadata_problem(meta: Mapping[str, Any]) -> str:
     """What is wrong with the metadata's types, or ""; the grids and entries rely on them."""
-    strings = [k for k in ("id", "wolfram", "program", "fingerprint") if not isinstance(meta[k], str)]
+    strings = [k for k in ("id", "wolfram", "program", "fingerprint") if not isinstance(meta.get(k, ""), str)]
     if strings:
         return f"{strings} must be strings"
+    if "program_sha256" in meta and not (
+        isinstance(meta["program_sha256"], str) and _SHA256.match(meta["program_sha256"])
+    ):
+        return "program_sha256 must be 64 lowercase hexadecimal digits"
     engine = meta["engine"]
     if not isinstance(engine, dict) or not all(isinstance(engine.get(k), str) for k in ("name", "version")):
         return "engine must be {'name': str, 'version': str}"
@@ -612,12 +761,12 @@ def magnitude_problem(number: npt.NDArray[np.float64], magnitude: npt.NDArray[np
 
 
 def _grid(
-    path: Path, meta: Mapping[str, Any], grid: str, entries: dict[str, np.ndarray[Any, Any]]
+    path: Path, meta: Mapping[str, Any], grid: str, entries: dict[str, np.ndarray[Any, Any]], version: int
 ) -> GridData:
     """Pop one grid's entries, checking presence, dtype, shape and content of each."""
     params = {str(p): tuple(s) for p, s in meta["params"]}
     n = int(meta["n_points"])
-    quantities = quantity_shapes(meta)
+    digit_kind = "U" if version == 1 else "S"
 
     def take(key: str, kind: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
         arr = entries.pop(f"{grid}/{key}", None)
@@ -628,28 +777,96 @@ def _grid(
                 f"{path}: entry {grid}/{key} has dtype {arr.dtype} and shape {arr.shape}, expected "
                 f"kind {kind!r} and shape {(n, *shape)}; {_regen(path)}"
             )
+        if kind == "S":
+            arr = _decoded(path, f"{grid}/{key}", arr)
         problem = _content_problem(arr)
         if problem:
             raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
 
-    numbers = {q: take(q, "f", s).astype(np.float64, copy=False) for q, s in quantities.items()}
-    magnitudes = {}
-    for q in meta.get("magnitudes", []):
-        mag = take(f"magnitude/{q}", "f", quantities[q]).astype(np.float64, copy=False)
-        problem = magnitude_problem(numbers[q], mag)
-        if problem:
-            raise GoldenFormatError(f"{path}: entry {grid}/magnitude/{q} {problem}; {_regen(path)}")
-        magnitudes[q] = mag
+    numbers, digits, certified, magnitudes = {}, {}, {}, {}
+    with_magnitude = set(meta.get("magnitudes", []))
+    for q, shape in quantity_shapes(meta).items():
+        pattern = _pattern(path, grid, q, shape, entries) if version >= 2 else None
+        stored = shape if pattern is None else (pattern[0].size,)
+        parts = {
+            "number": take(q, "f", stored).astype(np.float64, copy=False),
+            "digits": take(f"digits/{q}", digit_kind, stored),
+            "certified": take(f"certified/{q}", "i", stored).astype(np.int16, copy=False),
+        }
+        if q in with_magnitude:
+            parts["magnitude"] = take(f"magnitude/{q}", "f", stored).astype(np.float64, copy=False)
+        if pattern is not None:
+            parts = _densified(parts, pattern, n, shape)
+        numbers[q], digits[q], certified[q] = parts["number"], parts["digits"], parts["certified"]
+        if "magnitude" in parts:
+            problem = magnitude_problem(numbers[q], parts["magnitude"])
+            if problem:
+                raise GoldenFormatError(f"{path}: entry {grid}/magnitude/{q} {problem}; {_regen(path)}")
+            magnitudes[q] = parts["magnitude"]
     return GridData(
         inputs={p: take(f"input/{p}", "f", s).astype(np.float64, copy=False) for p, s in params.items()},
         numbers=numbers,
-        digits={q: take(f"digits/{q}", "U", s) for q, s in quantities.items()},
-        certified={
-            q: take(f"certified/{q}", "i", s).astype(np.int16, copy=False) for q, s in quantities.items()
-        },
+        digits=digits,
+        certified=certified,
         magnitudes=magnitudes,
     )
+
+
+def _pattern(
+    path: Path, grid: str, q: str, shape: tuple[int, ...], entries: dict[str, np.ndarray[Any, Any]]
+) -> tuple[npt.NDArray[np.intp], int] | None:
+    """A sparse quantity's (flat indices, certified digits of the elided zeros), or None when the
+    quantity is stored densely. The indices must be strictly increasing and inside one point."""
+    index = entries.pop(f"{grid}/nonzero/{q}", None)
+    fill = entries.pop(f"{grid}/zero_certified/{q}", None)
+    if index is None and fill is None:
+        return None
+    size = math.prod(shape)
+    if (
+        index is None
+        or index.dtype.kind not in "iu"
+        or index.ndim != 1
+        or (index.size and (int(index[0]) < 0 or int(index[-1]) >= size))
+        or np.any(np.diff(index.astype(np.int64)) <= 0)
+    ):
+        raise GoldenFormatError(
+            f"{path}: entry {grid}/nonzero/{q} must be strictly increasing integer indices below {size} "
+            f"(the elements of one point of shape {shape}); {_regen(path)}"
+        )
+    if fill is None or fill.shape != () or fill.dtype.kind not in "iu" or not 0 <= int(fill) <= 32767:
+        raise GoldenFormatError(
+            f"{path}: entry {grid}/zero_certified/{q} must be an integer scalar in 0..32767; {_regen(path)}"
+        )
+    return index.astype(np.intp), int(fill)
+
+
+def _densified(
+    parts: dict[str, np.ndarray[Any, Any]],
+    pattern: tuple[npt.NDArray[np.intp], int],
+    n: int,
+    shape: tuple[int, ...],
+) -> dict[str, np.ndarray[Any, Any]]:
+    """The dense arrays of a sparse quantity: each stored column at its index, exact zeros
+    (``0.0``, ``"0"``, the fill count, magnitude ``0.0``) everywhere else."""
+    index, fill = pattern
+    size = math.prod(shape)
+    fills: dict[str, Any] = {"number": 0.0, "digits": "0", "certified": fill, "magnitude": 0.0}
+    out = {}
+    for name, stored in parts.items():
+        dtype = stored.dtype if name != "digits" else np.dtype(f"U{max(1, stored.dtype.itemsize // 4)}")
+        dense = np.full((n, size), fills[name], dtype=dtype)
+        dense[:, index] = stored
+        out[name] = dense.reshape(n, *shape)
+    return out
+
+
+def _decoded(path: Path, key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """ASCII digit bytes as the strings the rest of gradgold uses (refusing any other byte)."""
+    raw = np.frombuffer(arr.tobytes(), dtype=np.uint8)
+    if raw.size and int(raw.max()) > 0x7F:
+        raise GoldenFormatError(f"{path}: entry {key} holds bytes that are not ASCII; {_regen(path)}")
+    return arr.astype(f"U{arr.dtype.itemsize}")
 
 
 def _content_problem(arr: np.ndarray[Any, Any]) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 from .cases import Case
-from .golden import FORMAT_VERSION
 
 __all__ = ["OPTIONAL_KEYS", "case_metadata", "metadata_mismatch"]
 
@@ -35,7 +34,6 @@ def case_metadata(case: Case) -> dict[str, Any]:
     """Every metadata entry the case determines (the generator adds ``program``, ``engine``,
     ``out_shape`` and, where they apply, ``working_precision``, ``strategy``, ``evaluator``)."""
     meta: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
         "id": case.id,
         "wolfram": case.wolfram,
         "precision": case.precision,

@@ -11,7 +11,6 @@ from the engine that wrote the golden.
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -24,7 +23,7 @@ import numpy.typing as npt
 from ..cases import Case
 from ..errors import EngineError, EvaluationError
 from ..exact import agreeing_digits, certified_float, round_to_grid
-from ..golden import Golden, GridData, quantities
+from ..golden import Golden, GridData, program_digest, program_sha256, quantities
 from ..metadata import metadata_mismatch
 from ..suite import Project, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
@@ -141,18 +140,12 @@ def _metadata_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
     return [Finding(case.id, path, "metadata", msg)]
 
 
-#: The evaluation timeout a program was written with (``--timeout``) is not part of its meaning.
-_TIMEOUT = re.compile(r"\n  \d+, \$Aborted\]\Z")
-
-
 def _program_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
     """The stored WL program must be the one this gradgold writes for the case: the fingerprint
     covers the mathematics, not how programs are written, so a change there (a new rewrite, a new
     refusal) would otherwise leave goldens whose recorded program nobody can rerun as stored."""
     if golden.meta.get("evaluator") == "rigorous":
-        expected = _held_tree_text(case)
-        stored = str(golden.meta.get("program", ""))
-        if stored == expected:
+        if program_digest(golden.meta) == program_sha256(_held_tree_text(case)):
             return []
         msg = (
             f"{path}: case {case.id}: the stored held tree is not the one this gradgold parses from the "
@@ -161,8 +154,7 @@ def _program_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
         return [Finding(case.id, path, "program", msg)]
     working = dataclasses.replace(case, precision=int(golden.meta.get("working_precision", case.precision)))
     expected = build_program(working, evaluation_points(working)[0]).text
-    stored = str(golden.meta.get("program", ""))
-    if _TIMEOUT.sub("", stored) == _TIMEOUT.sub("", expected):
+    if program_digest(golden.meta) == program_sha256(expected):
         return []
     msg = (
         f"{path}: case {case.id}: the stored WL program is not the one this gradgold writes for the "
