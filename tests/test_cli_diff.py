@@ -32,7 +32,8 @@ def _edit(path: Path, *, scale: float = 1.0, engine: str | None = None) -> None:
     for name, data in golden.grids.items():
         numbers = dict(data.numbers)
         numbers["value"] = numbers["value"] * scale
-        grids[name] = GridData(data.inputs, numbers, data.digits, data.certified)
+        mags = {q: np.maximum(m, np.abs(numbers[q])) for q, m in data.magnitudes.items()}
+        grids[name] = GridData(data.inputs, numbers, data.digits, data.certified, mags)
     write_golden(path, dataclasses.replace(golden, meta=meta, grids=grids))
 
 

@@ -146,21 +146,27 @@ def test_metadata_disagreeing_with_the_case(project: Project) -> None:
 
 def test_a_stored_program_gradgold_no_longer_writes(project: Project) -> None:
     """The fingerprint covers the mathematics; the program is checked on its own (a version 2
-    golden stores its hash), up to the evaluation timeout it was written with."""
-    (case,) = [c for c in load_cases(project) if c.id == "seed/sine"]
+    golden stores its hash), up to the evaluation timeout it was written with (exp_cos: a golden the
+    engine wrote)."""
+    (case,) = [c for c in load_cases(project) if c.id == "seed/exp_cos"]
     program = build_program(case, evaluation_points(case)[0]).text
     assert "\n  300, $Aborted]" in program
-    _tamper(project, "sine", lambda d: d, program=program.replace("\n  300, $Aborted]", "\n  900, $Aborted]"))
-    assert _findings(project, "sine") == []
+    _tamper(
+        project, "exp_cos", lambda d: d, program=program.replace("\n  300, $Aborted]", "\n  900, $Aborted]")
+    )
+    assert _findings(project, "exp_cos") == []
     path = _tamper(
-        project, "sine", lambda d: d, program=program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False")
+        project,
+        "exp_cos",
+        lambda d: d,
+        program=program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False"),
     )
     assert "program" not in read_golden(path).meta  # only its hash is stored
-    assert _findings(project, "sine") == [("program", "", ())]
-    assert _message(project, "sine") == (
-        f"{path}: case seed/sine: the stored WL program is not the one this gradgold writes for the case "
+    assert _findings(project, "exp_cos") == [("program", "", ())]
+    assert _message(project, "exp_cos") == (
+        f"{path}: case seed/exp_cos: the stored WL program is not the one this gradgold writes for the case "
         "(gradgold changed how it writes programs since the golden was generated; its numbers may still "
-        "be right); run `gradgold generate --force seed/sine` and review the diff"
+        "be right); run `gradgold generate --force seed/exp_cos` and review the diff"
     )
 
 

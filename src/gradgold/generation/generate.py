@@ -229,7 +229,7 @@ def _write_rigorous(project: Project, case: Case, golden: Golden, seconds: float
 
 
 def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
-    """Whether the case's fresh golden on disk holds exactly ``fresh``'s numbers."""
+    """Whether the case's fresh golden on disk holds exactly ``fresh``'s numbers (and magnitudes)."""
     state = golden_state(project, case)
     old = state.golden
     if old is None or state.status != "fresh" or set(old.grids) != set(fresh.grids):
@@ -238,10 +238,13 @@ def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
         new = fresh.grids[grid]
         if set(data.numbers) != set(new.numbers):
             return False
-        for q, arr in data.numbers.items():
-            other = np.ascontiguousarray(new.numbers[q], dtype=np.float64)
-            if arr.shape != other.shape or np.ascontiguousarray(arr).tobytes() != other.tobytes():
-                return False
+        if set(data.magnitudes) != set(new.magnitudes):
+            return False
+        for old_items, new_items in ((data.numbers, new.numbers), (data.magnitudes, new.magnitudes)):
+            for q, arr in old_items.items():
+                other = np.ascontiguousarray(new_items[q], dtype=np.float64)
+                if arr.shape != other.shape or np.ascontiguousarray(arr).tobytes() != other.tobytes():
+                    return False
     return True
 
 

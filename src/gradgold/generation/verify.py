@@ -328,8 +328,9 @@ def _committed(project: Project, case: Case) -> Golden | str:
     return state.golden if state.golden is not None and state.status == "fresh" else state.reason
 
 
-def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
-    """Least digits of agreement per grid and quantity between two goldens of ``case``."""
+def agreements(case: Case, committed: Golden, fresh: Golden, *, rigorous: bool = False) -> list[Agreement]:
+    """Least digits of agreement per grid and quantity between two goldens of ``case``
+    (``rigorous``: ``fresh`` is the rigorous evaluator's, magnitudes included)."""
     out = []
     for grid, data in committed.grids.items():
         for q in quantities(committed.meta):
@@ -338,7 +339,7 @@ def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
             worst, index = min(scores, key=lambda s: s[0])
             at = tuple(int(i) for i in index)
             out.append(Agreement(case.id, grid, q, worst, case.min_digits, at))
-    return out + magnitude_agreements(case, committed, fresh)
+    return out + magnitude_agreements(case, committed, fresh, rigorous=rigorous)
 
 
 #: A recomputed magnitude of terms may differ from the committed one by this factor (both are
@@ -346,11 +347,19 @@ def agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
 MAGNITUDE_SLACK = 2.0
 
 
-def magnitude_agreements(case: Case, committed: Golden, fresh: Golden) -> list[Agreement]:
+#: What the rigorous evaluator's recomputation allows a committed magnitude above its own: the
+#: rounding of a stored magnitude (up, to three significant digits: one unit of the third).
+ROUNDING_SLACK = 1.01
+
+
+def magnitude_agreements(
+    case: Case, committed: Golden, fresh: Golden, *, rigorous: bool = False
+) -> list[Agreement]:
     """A committed magnitude of terms (:mod:`gradgold.golden`) must be at most
-    :data:`MAGNITUDE_SLACK` times the recomputed one: an inflated magnitude widens the checker's
-    allowance and would hide a wrong result. One that the engine does not recompute is an error:
-    it cannot be verified."""
+    :data:`MAGNITUDE_SLACK` times the recomputed one (``rigorous``: the same pass recomputed, so
+    above it by no more than rounding, :data:`ROUNDING_SLACK`): an inflated magnitude widens the
+    checker's allowance and would hide a wrong result. One that the recomputation does not produce
+    is an error: it cannot be verified."""
     out = []
     for grid, data in committed.grids.items():
         for q, ours in data.magnitudes.items():
@@ -364,8 +373,23 @@ def magnitude_agreements(case: Case, committed: Golden, fresh: Golden) -> list[A
                 )
                 out.append(Agreement(case.id, grid, name, 0, case.min_digits, error=why))
                 continue
-            inflated = ~(ours <= MAGNITUDE_SLACK * theirs + np.abs(data.numbers[q]))
+            if ours.shape != theirs.shape:
+                theirs = np.zeros_like(ours)
+            bound = (
+                ROUNDING_SLACK * theirs if rigorous else MAGNITUDE_SLACK * theirs + np.abs(data.numbers[q])
+            )
+            inflated = ~(ours <= bound)
             index = tuple(int(i) for i in np.argwhere(inflated)[0]) if np.any(inflated) else ()
+            if rigorous and index:
+                why = (
+                    f"grid {grid}, {name}, index {index}: the committed magnitude of terms "
+                    f"{float(ours[index])!r} is above the recomputed one {float(theirs[index])!r} by more "
+                    "than its rounding: an inflated magnitude widens the checker's allowance and hides "
+                    f"wrong results; regenerate with `gradgold generate --force {case.id}` and review "
+                    "the diff"
+                )
+                out.append(Agreement(case.id, grid, name, 0, case.min_digits, index, error=why))
+                continue
             digits = 0 if index else case.min_digits
             out.append(Agreement(case.id, grid, name, digits, case.min_digits, index))
     return out
@@ -401,7 +425,7 @@ def reverify_rigorous(project: Project, cases: Sequence[Case]) -> tuple[list[Agr
                 Agreement(c.id, "", "", 0, c.min_digits, error=f"the rigorous evaluator refused: {exc}")
             )
             continue
-        out += _float_mismatches(c, committed, fresh) or agreements(c, committed, fresh)
+        out += _float_mismatches(c, committed, fresh) or agreements(c, committed, fresh, rigorous=True)
     return out, skipped
 
 

@@ -58,8 +58,9 @@ def const(q: Fraction | int) -> arb_series:
 
 
 def lift(x: Scalar) -> arb_series:
-    """A scalar as a series (exact rationals become constant series)."""
-    return x if isinstance(x, arb_series) else const(x)
+    """A scalar as a series (exact rationals become constant series; a magnitude pass's pair,
+    :class:`~.magnitude.Majorant`, stays as it is)."""
+    return const(x) if isinstance(x, (Fraction, int)) else x
 
 
 def coefficient(s: arb_series, k: int) -> arb:
@@ -282,6 +283,9 @@ def _zeta(s: arb_series) -> arb_series:
 
 def unary(name: str, x: Scalar) -> arb_series:
     """``name[x]`` for a real scalar series; a non-finite result is refused by name."""
+    over = getattr(x, "gradgold_apply", None)
+    if over is not None:  # a magnitude pass (magnitude.py): f's Taylor coefficients, made absolute
+        return over(lambda u: unary(name, u))  # type: ignore[no-any-return]
     s = lift(x)
     if name == "Abs":
         sign = decided_sign(coefficient(s, 0), "Abs")
@@ -362,6 +366,9 @@ def _bessel_terms(kind: str, nu: arb, x0: arb, k: int) -> arb:
 def special(name: str, args: list[Scalar]) -> arb_series:
     """Functions of several arguments whose leading arguments are constants here (orders,
     parameters): Bessel functions, PolyGamma, Hypergeometric2F1, Beta, Log[b, x]."""
+    over = getattr(args[-1], "gradgold_apply", None)
+    if over is not None and name not in ("Beta", "Log"):  # a magnitude pass, as in unary
+        return over(lambda u: special(name, [*args[:-1], u]))  # type: ignore[no-any-return]
     if name in ("BesselJ", "BesselY", "BesselI", "BesselK"):
         nu = _constant(args[0], f"{name}: the order")
         s = lift(args[1])

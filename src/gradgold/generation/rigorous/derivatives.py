@@ -127,12 +127,13 @@ def tensor_balls(p: Passes, k: int) -> list[list[arb]]:
 
 
 def quantity_balls(
-    tree: Expr, case: Case, point: Point, guard: int
+    tree: Expr, case: Case, point: Point, guard: int, passes: type[Passes] = Passes
 ) -> dict[str, tuple[tuple[int, ...], list[arb]]]:
     """Balls of every quantity the golden holds at one point, each with its shape, row-major.
     Names and layouts as in the golden: value, grad/<param> (output axes first), hessian, d3, d4,
-    proj/grad and proj/hess (direction axis first)."""
-    p = Passes(tree, case, point, guard)
+    proj/grad and proj/hess (direction axis first). ``passes`` is the pass runner (the magnitude
+    pass brings its own)."""
+    p = passes(tree, case, point, guard)
     out_shape, value = value_balls(p)
     result: dict[str, tuple[tuple[int, ...], list[arb]]] = {"value": (out_shape, value)}
     n, m = case.n_vars, len(value)

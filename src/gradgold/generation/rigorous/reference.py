@@ -5,6 +5,7 @@ cap) until it is.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from ...wlsource import exact_decimals
 from .balls import NeedPrecision, Refusal
 from .derivatives import NeedTerms, quantity_balls
 from .evaluate import Unsupported, unsupported_heads
+from .magnitude import magnitudes
 from .parser import WLSyntaxError, parse
 from .rounding import round_ball
 from .tree import Expr, full_form
@@ -95,6 +97,14 @@ def rigorous_golden(
         per_point.append(_at_point(tree, case, point, here))
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
+    stored, mags = magnitudes(tree, case, unique, [{q: v[0] for q, v in pt.items()} for pt in per_point])
+    if stored:  # each grid's magnitudes at its own points, in the case's point order
+        grids = {
+            grid: dataclasses.replace(
+                grids[grid], magnitudes={q: np.stack([mags[i][q] for i in idx]) for q in stored}
+            )
+            for grid, idx in index.items()
+        }
     meta = case_metadata(case) | {
         "program": full_form(tree),
         "engine": {"name": "gradgold-rigorous", "version": f"python-flint {flint.__version__}"},
@@ -102,6 +112,8 @@ def rigorous_golden(
         "out_shape": list(out_shape),
         "grids": list(index),
     }
+    if stored:
+        meta["magnitudes"] = stored
     return meta, grids
 
 
