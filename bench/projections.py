@@ -51,9 +51,9 @@ import gradgold as gg  # noqa: E402
 from bench.sensitivity import Grads, no_bug, wrong  # noqa: E402
 from gradgold.cases import Case  # noqa: E402
 from gradgold.check import check_golden  # noqa: E402
-from gradgold.compare import DEFAULT_ATOL_ULPS, DEFAULT_RTOL_ULPS, eps_of  # noqa: E402
 from gradgold.golden import Golden, GridData, read_golden  # noqa: E402
 from gradgold.suite import Project, golden_path, load_cases  # noqa: E402
+from gradgold.tolerance import allowance  # noqa: E402
 
 SUITE = "proj"
 EPS = 1e-6
@@ -249,11 +249,9 @@ def check(case: Case, golden: Golden, dtype: str, fn: Callable[..., Any]) -> tup
 
 
 def tolerance(ref: np.ndarray, dtype: str) -> np.ndarray:
-    """The allowance gradgold's compare gives each projection (no conditioning term: the golden
-    holds no Hessian), as in gradgold.compare."""
-    eps = eps_of(dtype)
-    atol = DEFAULT_ATOL_ULPS[dtype] * eps * float(np.max(np.abs(ref)))
-    return np.asarray(atol + DEFAULT_RTOL_ULPS[dtype] * eps * np.abs(ref))
+    """The allowance gradgold's checker gives each projection (no conditioning term: the golden
+    holds no Hessian; no stored magnitude), from :func:`gradgold.tolerance.allowance`."""
+    return allowance(np.asarray(ref, dtype=np.float64), dtype).total
 
 
 def exact_gradient(spec: Spec, x: np.ndarray) -> np.ndarray:

@@ -35,12 +35,12 @@ sys.path.insert(0, str(ROOT / "src"))
 from gradgold.artifacts import obtained  # noqa: E402
 from gradgold.cases import Case  # noqa: E402
 from gradgold.check import _conditioning, _Context, _magnitude, check_golden, reference_grid  # noqa: E402
-from gradgold.compare import DEFAULT_RTOL_ULPS, eps_of  # noqa: E402
 from gradgold.errors import GradgoldError  # noqa: E402
 from gradgold.exact import COMPLEX_PARTS, grid_of, round_to_grid  # noqa: E402
 from gradgold.golden import Golden, GridData  # noqa: E402
 from gradgold.modes import DEFAULT_MODES, expected_failure  # noqa: E402
 from gradgold.suite import find_project, fresh_golden, load_cases  # noqa: E402
+from gradgold.tolerance import DEFAULT_RTOL_ULPS, eps_of  # noqa: E402
 
 DTYPES = ("float64", "float32", "float16", "bfloat16", "complex128", "complex64")
 LADDER = [10.0**-k for k in range(1, 14)]

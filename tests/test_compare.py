@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradgold.compare import compare, ulps
+from gradgold.compare import compare
+from gradgold.tolerance import ulps
 
 
 def test_ulps_of_the_checked_dtype() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import functools
 import hashlib
 import inspect
@@ -25,6 +24,7 @@ import numpy.typing as npt
 from .errors import CaseError
 from .exact import COMPLEX_PARTS, GRID_NAMES, grid_of, round_to_grid
 from .golden import FINGERPRINT_VERSION
+from .tolerance import check_overrides
 from .wlsource import exact_decimals, wl_names
 
 __all__ = ["Case", "Point", "case", "f32", "unary", "uniform"]
@@ -341,7 +341,7 @@ def _declare(
         raise CaseError(
             f"{where}: normwise= needs the evidence as a non-empty string (why the op rounds normwise)"
         )
-    _check_rtol_ulps(where, built.rtol_ulps)
+    check_overrides(where, built.rtol_ulps, DTYPE_NAMES)
     if projections < 0 or (not spec.full_jacobian and projections == 0):
         raise CaseError(f"{where}: full_jacobian=False needs projections=k > 0 to check anything")
     if spec.strategy not in STRATEGIES:
@@ -455,22 +455,6 @@ def _resolve_complex(built: Case, dtypes: Sequence[str] | None, complex_output: 
         )
     out = cplx if complex_output is None else bool(complex_output)
     return dataclasses.replace(built, dtypes=chosen, complex_output=out)
-
-
-def _check_rtol_ulps(where: str, overrides: Mapping[str, float]) -> None:
-    """Each override must name a dtype and widen by a positive finite number of ULPs: a misspelt
-    dtype (``"flaot32"``) would otherwise never apply, silently."""
-    for key, value in overrides.items():
-        if key not in DTYPE_NAMES:
-            close = difflib.get_close_matches(str(key), DTYPE_NAMES, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise CaseError(
-                f"{where}: rtol_ulps key {key!r} is not a dtype; {hint}use one of {', '.join(DTYPE_NAMES)}"
-            )
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
-            raise CaseError(
-                f"{where}: rtol_ulps[{key!r}]={value!r}; give a positive number of {key} ULPs, e.g. 64"
-            )
 
 
 def _check_modes_and_xfail(

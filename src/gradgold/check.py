@@ -41,6 +41,7 @@ from .exact import COMPLEX_PARTS, grid_of
 from .golden import DERIVATIVE_TENSORS, PROJECTIONS, Golden, GridData
 from .modes import MODES, case_modes, check_label, expected_failure, required
 from .suite import Project, fresh_golden
+from .tolerance import conditioning, magnitude, rtol_override
 
 __all__ = [
     "CaseCheck",
@@ -421,9 +422,8 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
         ref = ctx.data.numbers[quantity][i]
         cond = _conditioning(ctx, i, quantity)
         mag = _magnitude(ctx, i, quantity, ref)
-        cmp = compare(
-            got64, ref, ctx.dtype, rtol_ulps=ctx.case.rtol_ulps.get(ctx.dtype), cond=cond, magnitude=mag
-        )
+        rtol = rtol_override(ctx.case.rtol_ulps, ctx.dtype)
+        cmp = compare(got64, ref, ctx.dtype, rtol_ulps=rtol, cond=cond, magnitude=mag)
         why = ""
     message = "" if cmp.passed else _mismatch_message(ctx, i, quantity, cmp, why)
     return QuantityResult(
@@ -443,14 +443,9 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
 def _magnitude(
     ctx: _Context, i: int, quantity: str, ref: npt.NDArray[np.float64]
 ) -> npt.NDArray[np.float64] | None:
-    """Each element's magnitude of terms: the golden's where it stores one; for a ``normwise=``
-    case the largest ``|ref|`` of the quantity at the point; else None (each element's ``|ref|``)."""
+    """Each element's magnitude of terms at point i (:func:`gradgold.tolerance.magnitude`)."""
     stored = ctx.data.magnitudes.get(quantity)
-    if stored is not None:
-        return np.asarray(stored[i], dtype=np.float64)
-    if ctx.case.normwise and ref.size:
-        return np.full(ref.shape, float(np.max(np.abs(ref))))
-    return None
+    return magnitude(None if stored is None else stored[i], ref, bool(ctx.case.normwise))
 
 
 def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why: str) -> str:
@@ -559,56 +554,11 @@ def _round_declared(value: Any, shape: tuple[int, ...], dtype: str) -> npt.NDArr
 
 
 def _conditioning(ctx: _Context, i: int, quantity: str) -> npt.NDArray[np.float64] | None:
-    """``sum_j |x_j| |d q / d x_j|`` from the golden's next order, or None where it holds none
-    (the allowance is then the plain ULP rule; see :mod:`gradgold.compare`)."""
-    x = np.abs(np.concatenate([ctx.data.inputs[p][i].reshape(-1) for p in ctx.params]))
-    numbers = ctx.data.numbers
-    if quantity == "value":
-        jac = _flat_jacobian(ctx, i)
-        return None if jac is None else np.asarray(np.abs(jac) @ x)
-    if quantity.startswith("grad/") and "hessian" in numbers:
-        cond = np.abs(numbers["hessian"][i]) @ x  # (*out, N)
-        return _by_param_np(ctx, cond, quantity.removeprefix("grad/"))
-    nxt = {"hessian": "d3", "d3": "d4"}.get(quantity)
-    if nxt and nxt in numbers:
-        return np.asarray(np.abs(numbers[nxt][i]) @ x)
-    return _projection_conditioning(ctx, i, quantity, x)
-
-
-def _projection_conditioning(
-    ctx: _Context, i: int, quantity: str, x: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64] | None:
-    """For ``J v``: ``|x| . |H v|``; for ``v'Hv``: ``|x| . |d3 v v|``, when the golden holds them."""
-    v = _directions(ctx.golden)
-    numbers = ctx.data.numbers
-    if v is None:
-        return None
-    if quantity == "proj/grad" and "hessian" in numbers:
-        hv = np.einsum("...ij,kj->k...i", numbers["hessian"][i], v)
-        return np.asarray(np.abs(hv) @ x)
-    if quantity == "proj/hess" and "d3" in numbers:
-        t = np.einsum("...abj,ka,kb->k...j", numbers["d3"][i], v, v)
-        return np.asarray(np.abs(t) @ x)
-    return None
-
-
-def _flat_jacobian(ctx: _Context, i: int) -> npt.NDArray[np.float64] | None:
-    grads = [f"grad/{p}" for p in ctx.params]
-    if not all(g in ctx.data.numbers for g in grads):
-        return None
-    out_shape = ctx.data.numbers["value"][i].shape
-    return np.concatenate([ctx.data.numbers[g][i].reshape(*out_shape, -1) for g in grads], axis=-1)
-
-
-def _by_param_np(ctx: _Context, flat: npt.NDArray[np.float64], param: str) -> npt.NDArray[np.float64]:
-    start = 0
-    for p in ctx.params:
-        shape = ctx.data.inputs[p].shape[1:]
-        size = int(np.prod(shape, dtype=np.int64))
-        if p == param:
-            return flat[..., start : start + size].reshape(flat.shape[:-1] + shape)
-        start += size
-    raise KeyError(param)
+    """The conditioning term of ``quantity`` at point i (:func:`gradgold.tolerance.conditioning`)."""
+    x = np.concatenate([ctx.data.inputs[p][i].reshape(-1) for p in ctx.params])
+    numbers = {q: arr[i] for q, arr in ctx.data.numbers.items()}
+    shapes = {p: tuple(ctx.data.inputs[p].shape[1:]) for p in ctx.params}
+    return conditioning(quantity, x, numbers, shapes, _directions(ctx.golden))
 
 
 def _exc_text(exc: BaseException) -> str:

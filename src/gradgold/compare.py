@@ -1,25 +1,7 @@
 """Comparing what torch computed with the exact reference, and saying how they differ.
 
-Every element is judged on its own scale, never on its neighbours'. Tolerances are in units of the
-checked dtype's machine epsilon ``eps`` (ULPs at 1.0). Element i passes when
-
-    |got_i - ref_i| <= eps * (rtol_ulps * (|ref_i| + cond_i) + atol_ulps * mag_i)
-
-``cond_i`` is what the exact element would move by if each input x_j moved by a relative eps:
-``sum_j |x_j| |d ref_i / d x_j|``, from the golden's next derivative order (the gradient for the
-value, the Hessian for the gradient, ...). Rounding errors inside a computation act like such
-input perturbations, so the allowance grows where the element is ill-conditioned (a value near a
-zero made by cancellation) and nowhere else, and one ``rtol_ulps`` serves every dtype. Where the
-golden holds no next order (the highest order it stores), ``cond_i`` is 0.
-
-``mag_i`` is the element's magnitude of terms, stored with the golden where the generator computed
-one (:mod:`gradgold.golden`): a cancelling sum (a reduction, a matrix product, a softmax gradient)
-is rounded to about ``eps * sum |terms|`` however small its exact value. Without a stored
-magnitude, ``mag_i = |ref_i|``. So a gradient wrong by 100 % at an element a million times
-smaller than its neighbour fails (the rule before 2026-11 shared ``max|ref|`` across elements and
-passed it). Below the dtype's range the allowance never falls under ``rtol_ulps`` subnormal
-spacings. Calibration and evidence: ``bench/TOLERANCE.md`` (``bench/tolerance.py``).
-
+Every element is judged on its own scale, never on its neighbours', by the rule of
+:mod:`gradgold.tolerance` (its one owner: R and A per dtype, conditioning, magnitudes of terms).
 The report follows torch.testing: mismatched elements k / n, greatest absolute, relative and ULP
 difference with their index, the allowance there, then a short table of the worst elements.
 """
@@ -31,58 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from .exact import grid_of
+from .tolerance import allowance, ulps
 
-__all__ = [
-    "DEFAULT_ATOL_ULPS",
-    "DEFAULT_RTOL_ULPS",
-    "Comparison",
-    "compare",
-    "compare_exact",
-    "eps_of",
-    "ulps",
-]
-
-#: Machine epsilon (spacing at 1.0) and smallest normal of each dtype the checker runs.
-_FLOAT_INFO: dict[str, tuple[float, float]] = {
-    "float64": (2.0**-52, 2.0**-1022),
-    "float32": (2.0**-23, 2.0**-126),
-    "float16": (2.0**-10, 2.0**-14),
-    "bfloat16": (2.0**-7, 2.0**-126),
-}
-
-#: Default relative tolerance, in ULPs of the dtype. Calibration: bench/TOLERANCE.md. float16 and
-#: bfloat16 are tighter in ULPs than float64/float32 because each torch op there rounds once from a
-#: float32 computation (errors of a few ULPs per op), and 16 bfloat16 ULPs (12.5 %) would hide a
-#: gradient wrong by 10 %.
-DEFAULT_RTOL_ULPS: dict[str, float] = {
-    "float64": 64.0,
-    "float32": 64.0,
-    "float16": 8.0,
-    "bfloat16": 8.0,
-}
-#: Default absolute part, in ULPs of each element's magnitude of terms (its own ``|ref|`` where the
-#: golden stores no magnitude).
-DEFAULT_ATOL_ULPS: dict[str, float] = {
-    "float64": 16.0,
-    "float32": 16.0,
-    "float16": 4.0,
-    "bfloat16": 4.0,
-}
+__all__ = ["Comparison", "compare", "compare_exact"]
 
 _TABLE_ROWS = 8
-
-
-def eps_of(dtype: str) -> float:
-    return _FLOAT_INFO[grid_of(dtype)][0]
-
-
-def ulps(diff: npt.NDArray[np.float64], ref: npt.NDArray[np.float64], dtype: str) -> npt.NDArray[np.float64]:
-    """``diff`` in units in the last place of ``ref`` in ``dtype`` (subnormal spacing below tiny)."""
-    eps, tiny = _FLOAT_INFO[grid_of(dtype)]
-    _, exp = np.frexp(np.maximum(np.abs(ref), tiny))
-    spacing = eps * np.ldexp(1.0, exp - 1)
-    return np.asarray(np.abs(diff) / spacing, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -128,22 +63,11 @@ def compare(
     magnitude: npt.NDArray[np.float64] | None = None,
 ) -> Comparison:
     """Compare ``got`` (torch's result, as float64) with the reference of the same shape; ``cond``
-    and ``magnitude`` (same shape, >= 0) are the conditioning and the magnitude of terms of the
-    module docstring (None: 0, and ``|ref|``)."""
-    dtype = grid_of(dtype)  # a complex dtype is compared part by part, in the dtype of its parts
-    eps = eps_of(dtype)
-    rtol = (DEFAULT_RTOL_ULPS[dtype] if rtol_ulps is None else rtol_ulps) * eps
-    atol = (DEFAULT_ATOL_ULPS[dtype] if atol_ulps is None else atol_ulps) * eps
-    extra = np.zeros_like(ref) if cond is None else np.abs(np.broadcast_to(cond, ref.shape))
-    mag = (
-        np.abs(ref)
-        if magnitude is None
-        else np.maximum(np.abs(np.broadcast_to(magnitude, ref.shape)), np.abs(ref))
-    )
-    # Below the dtype's range the best torch can return is the subnormal nearest the truth (or 0):
-    # the allowance never falls under R subnormal spacings.
-    relative = rtol * (np.abs(ref) + extra + _FLOAT_INFO[dtype][1])
-    allowed = relative + atol * mag
+    and ``magnitude`` (same shape, >= 0) are the conditioning and the magnitude of terms of
+    :mod:`gradgold.tolerance` (None: 0, and ``|ref|``). A complex dtype is compared part by part,
+    in the dtype of its parts."""
+    allow = allowance(ref, dtype, rtol_ulps, atol_ulps, cond, magnitude)
+    relative, allowed, rtol = allow.relative, allow.total, allow.rtol
     with np.errstate(invalid="ignore", over="ignore"):
         diff = np.abs(got - ref)
         bad = ~(diff <= allowed)  # NaN compares False: a mismatch

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import GradgoldError
+from .tolerance import TOLERANCES
 
 __all__ = [
     "DEFAULT_TITLE",
@@ -224,6 +225,24 @@ _TABLE_HEAD = (
 )
 
 
+#: R of float64 and float32 (the dtypes the plot shows), from the one tolerance table.
+_R_WIDE = TOLERANCES["float64"].rtol_ulps
+
+
+def _tolerance_lines() -> list[str]:
+    """The report's statement of the tolerance rule, its numbers read from :mod:`gradgold.tolerance`."""
+    wide, narrow = TOLERANCES["float64"], TOLERANCES["float16"]
+    return [
+        "Errors are the worst over all points and modes: ULPs of the checked dtype at the reference, and",
+        f"relative error. Each element passes within {wide.rtol_ulps:g} ULPs of itself (plus its "
+        f"conditioning) and {wide.atol_ulps:g} ULPs",
+        f"of its own magnitude ({narrow.rtol_ulps:g} and {narrow.atol_ulps:g} in float16 and bfloat16), "
+        "never its neighbours' (a `normwise=`",
+        "case, a matrix decomposition, uses the result's largest element), unless its case states another",
+        "tolerance with evidence.",
+    ]
+
+
 def render_markdown(
     report: Report, *, date: str, torch_version: str, title: str = DEFAULT_TITLE, plot: str | None = None
 ) -> str:
@@ -237,10 +256,7 @@ def render_markdown(
         f"**{headline(report)}**",
         "",
         *([f"![Worst errors per family and dtype]({plot})", ""] if plot else []),
-        "Errors are the worst over all points and modes: ULPs of the checked dtype at the reference, and",
-        "relative error. Each element passes within 64 ULPs of itself (plus its conditioning) and 16 ULPs",
-        "of its own magnitude, never its neighbours' (a `normwise=` case, a matrix decomposition, uses the",
-        "result's largest element), unless its case states another tolerance with evidence.",
+        *_tolerance_lines(),
         "",
         "## Summary by family",
         "",
@@ -371,13 +387,15 @@ def render_plot(report: Report, path: Path) -> None:
                 if r.suite == s and r.dtype == dtype and r.max_ulp is not None
             ]
             ax.hist(data, bins=bins, alpha=0.6, color=colour, label=dtype)
-        ax.axvline(math.log10(64), color="k", lw=0.8, ls="--")
+        ax.axvline(math.log10(_R_WIDE), color="k", lw=0.8, ls="--")
         ax.set_title(s, fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(suites) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
-    fig.supxlabel("log10(worst error in ULPs) per case, quantity and dtype (dashed: 64 ULPs)", fontsize=8)
+    fig.supxlabel(
+        f"log10(worst error in ULPs) per case, quantity and dtype (dashed: {_R_WIDE:g} ULPs)", fontsize=8
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=72, metadata={"Software": None})
     plt.close(fig)

@@ -22,11 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ..cases import Case
-from ..compare import ulps
 from ..errors import GoldenError, GradgoldError
 from ..golden import Golden, read_golden
 from ..printable import printable
 from ..suite import Project, golden_file, golden_files
+from ..tolerance import ulps
 
 __all__ = [
     "CaseDiff",
