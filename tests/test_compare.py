@@ -71,3 +71,15 @@ def test_report_names_counts_index_and_worst_elements() -> None:
     assert "Greatest difference in ULPs: 6.755e+09" in text
     rows = text.splitlines()[6:]
     assert len(rows) == 1 and rows[0].split()[:2] == ["(1,", "2)"]
+
+
+def test_an_infinite_reference_is_matched_exactly() -> None:
+    # an exact value beyond the float64 range is stored as the infinity it rounds to (issue #12)
+    ref = np.array([np.inf, -np.inf, 2.0])
+    assert compare(np.array([np.inf, -np.inf, 2.0]), ref, "float64").passed
+    for got in ([1.7976931348623157e308, -np.inf, 2.0], [np.inf, np.inf, 2.0], [np.nan, -np.inf, 2.0]):
+        result = compare(np.array(got), ref, "float64")
+        assert not result.passed and result.mismatched == 1, got
+    assert not compare(np.array([np.inf, -np.inf, np.inf]), ref, "float64").passed
+    # with a huge conditioning (an overflowing next derivative) a finite reference still fails an infinity
+    assert not compare(np.array([np.inf]), np.array([2.0]), "float64", cond=np.array([np.inf])).passed

@@ -236,7 +236,26 @@ def test_nan_in_numbers(golden_dir: Path) -> None:
     path = _edit(
         golden_dir / "seed" / "sine.npz", lambda m: m.update({"float64/grad/w.npy": _npy(np.array([np.nan]))})
     )
-    _refused(path, "entry float64/grad/w holds NaN or infinity", FIX)
+    _refused(path, "entry float64/grad/w holds NaN", FIX)
+
+
+def test_an_infinity_whose_digits_do_not_overflow(golden_dir: Path) -> None:
+    # an infinite reference would pass any infinite result torch gives: only where the exact value
+    # overflows (its digits beyond 2^1024 - 2^970, with that sign) may a golden hold one
+    path = _edit(
+        golden_dir / "seed" / "sine.npz", lambda m: m.update({"float64/grad/w.npy": _npy(np.array([np.inf]))})
+    )
+    _refused(
+        path, "entry float64/grad/w holds inf at index (0,), where its digits", "are not beyond the float64"
+    )
+
+
+def test_an_infinity_of_the_wrong_sign(golden_dir: Path) -> None:
+    def forge(m: dict[str, bytes]) -> None:
+        m["float64/grad/w.npy"] = _npy(np.array([-np.inf]))
+        m["float64/digits/grad/w.npy"] = _digits_npy(m, ["1.8e308"])
+
+    _refused(_edit(golden_dir / "seed" / "sine.npz", forge), "holds -inf at index (0,)", "with that sign")
 
 
 def test_nan_in_metadata(golden_dir: Path) -> None:

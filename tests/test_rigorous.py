@@ -166,11 +166,18 @@ def test_derivatives_match_closed_forms() -> None:
     assert g["proj/grad"][0] == pytest.approx(v @ [3 * x**2 * y, x**3 + math.exp(y)], rel=1e-15)
 
 
-def test_a_value_beyond_float64_is_refused_as_goldens_hold_finite_numbers() -> None:
-    # the proven rounding is inf (test above), but the golden loader refuses non-finite numbers
-    c = _case("Exp[x]", [{"x": 1000.0}])
-    with pytest.raises(EvaluationError, match=r"quantity value, index \(\): the exact value is beyond"):
-        rigorous_golden_of(c)
+def test_a_value_beyond_float64_is_stored_as_infinity(tmp_path: Path) -> None:
+    # issue #12: the case is otherwise fine; the golden holds the infinity round-to-nearest gives,
+    # with digits that say so (the loader refuses an infinity anywhere else: test_hostile_goldens)
+    c = _case("Exp[x] - Exp[-x]", [{"x": 1000.0}, {"x": 1.0}])
+    g = rigorous_golden_of(c)
+    write_golden(tmp_path / "g.npz", g)
+    data = read_golden(tmp_path / "g.npz").grids["float64"]
+    assert data.numbers["value"].tolist() == [math.inf, math.exp(1) - math.exp(-1)]
+    assert data.numbers["grad/x"][0] == math.inf and Fraction(str(data.digits["value"][0])) > 2**1024
+    assert data.certified["value"][0] >= c.min_digits
+    neg = rigorous_golden_of(_case("-Exp[x]", [{"x": 710.0}])).grids["float64"].numbers
+    assert neg["value"][0] == -math.inf and neg["grad/x"][0] == -math.inf
 
 
 def test_piecewise_refuses_a_point_on_its_boundary() -> None:

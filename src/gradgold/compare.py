@@ -2,6 +2,9 @@
 
 Every element is judged on its own scale, never on its neighbours', by the rule of
 :mod:`gradgold.tolerance` (its one owner: R and A per dtype, conditioning, magnitudes of terms).
+An infinite reference (the rounding of an exact value beyond the float64 range) is matched
+exactly: only the same infinity passes.
+
 The report follows torch.testing: mismatched elements k / n, greatest absolute, relative and ULP
 difference with their index, the allowance there, then a short table of the worst elements.
 """
@@ -69,7 +72,13 @@ def compare(
     allow = allowance(ref, dtype, rtol_ulps, atol_ulps, cond, magnitude)
     relative, allowed, rtol = allow.relative, allow.total, allow.rtol
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(got - ref)
+        # An infinite reference (an exact value beyond the float64 range) is matched exactly.
+        infinite = np.isinf(ref)
+        diff = np.where(infinite & (got == ref), 0.0, np.abs(got - ref))
+        diff = np.where(infinite & (got != ref), np.inf, diff)
+        # (an infinite allowance, from an overflowing conditioning, still never passes an infinity)
+        allowed = np.where(infinite, 0.0, np.minimum(allowed, np.finfo(np.float64).max))
+        relative = np.where(infinite, 0.0, relative)
         bad = ~(diff <= allowed)  # NaN compares False: a mismatch
         absolute_used = int(np.count_nonzero(~bad & (diff > relative)))
         rel = np.where(

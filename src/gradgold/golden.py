@@ -49,6 +49,10 @@ one (every grid holds the same); it need only be an upper estimate (a few digits
 never below ``|value|`` (the loader refuses that). A forged *huge* magnitude would hide a wrong
 result: see SECURITY.md for what is verified.
 
+A reference is finite, except where the exact value lies beyond the float64 range: then it is
+the infinity round-to-nearest gives, and its digits (checked on load) say so; the checker
+compares an infinite reference exactly.
+
 ``<grid>`` is ``float64`` for the points as written and e.g. ``float32`` for the same points
 rounded to float32, present only where that rounding moves some point.
 
@@ -75,6 +79,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
@@ -743,12 +748,38 @@ def _magnitudes_problem(meta: Mapping[str, Any]) -> str:
     return ""
 
 
+#: The least magnitude that rounds to infinity under round-to-nearest: 2^1024 - 2^970.
+_OVERFLOW = Decimal(2**1024 - 2**970)
+
+
+def overflow_problem(number: npt.NDArray[np.float64], digits: npt.NDArray[np.str_]) -> str:
+    """A reference may be +-inf only where its digits say the exact value lies beyond the float64
+    range with that sign (the rounding of such a value to nearest is that infinity): a forged
+    infinity elsewhere would pass any infinite result torch gives. Verify re-checks the digits."""
+    infinite = np.isinf(number)
+    if not np.any(infinite):
+        return ""
+    for k in np.flatnonzero(infinite):
+        x, text = float(number.flat[k]), str(digits.flat[k])
+        try:
+            d = Decimal(text)
+        except ArithmeticError:
+            d = Decimal(0)
+        if not (d.is_finite() and d.copy_abs() >= _OVERFLOW and (d < 0) == (x < 0)):
+            idx = tuple(int(i) for i in np.unravel_index(int(k), number.shape))
+            return (
+                f"holds {x!r} at index {idx}, where its digits {text!r:.40} are not beyond the float64 "
+                "range with that sign: a reference is infinite only where the exact value overflows"
+            )
+    return ""
+
+
 def magnitude_problem(number: npt.NDArray[np.float64], magnitude: npt.NDArray[np.float64]) -> str:
     """Why ``magnitude`` cannot be the magnitude of terms of ``number`` (same shape), or "": it must
     be finite and at least ``|number|`` (up to a relative 2^-40, for a magnitude computed to a few
     digits where nothing cancels). Checked on every load, so no check trusts an inconsistent one."""
-    if not np.all(np.isfinite(magnitude)):
-        return "holds NaN or infinity"
+    if not np.all(np.isfinite(magnitude) | (np.isinf(number) & (magnitude == np.inf))):
+        return "holds NaN or infinity (only an infinite reference has an infinite magnitude)"
     low = ~(magnitude >= np.abs(number) * (1.0 - 2.0**-40))
     if np.any(low):
         k = int(np.argmax(low))
@@ -779,7 +810,8 @@ def _grid(
             )
         if kind == "S":
             arr = _decoded(path, f"{grid}/{key}", arr)
-        problem = _content_problem(arr)
+        infinite = kind == "f" and not key.startswith("input/")  # a reference or a magnitude
+        problem = _content_problem(arr, infinite)
         if problem:
             raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
@@ -799,6 +831,9 @@ def _grid(
         if pattern is not None:
             parts = _densified(parts, pattern, n, shape)
         numbers[q], digits[q], certified[q] = parts["number"], parts["digits"], parts["certified"]
+        problem = overflow_problem(numbers[q], digits[q])
+        if problem:
+            raise GoldenFormatError(f"{path}: entry {grid}/{q} {problem}; {_regen(path)}")
         if "magnitude" in parts:
             problem = magnitude_problem(numbers[q], parts["magnitude"])
             if problem:
@@ -869,9 +904,12 @@ def _decoded(path: Path, key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any,
     return arr.astype(f"U{arr.dtype.itemsize}")
 
 
-def _content_problem(arr: np.ndarray[Any, Any]) -> str:
-    """Numbers must be finite, digit strings decimal numbers, certified counts 0..32767."""
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+def _content_problem(arr: np.ndarray[Any, Any], infinite: bool = False) -> str:
+    """Numbers must be finite (a reference may be an infinity, see :func:`overflow_problem`),
+    digit strings decimal numbers, certified counts 0..32767."""
+    if arr.dtype.kind == "f" and infinite and np.any(np.isnan(arr)):
+        return "holds NaN"
+    if arr.dtype.kind == "f" and not infinite and not np.all(np.isfinite(arr)):
         return "holds NaN or infinity"
     if arr.dtype.kind == "i" and arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int16).max):
         return "holds a certified digit count outside 0..32767"

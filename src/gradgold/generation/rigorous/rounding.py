@@ -63,8 +63,6 @@ def round_ball(x: arb, precision: int, where: str) -> Rounded:
         raise NeedPrecision(f"{where}: the ball {x.str(5)} straddles a float64 rounding boundary")
     if a == 0:  # both ends round to zero: the value is 0 as a float64 (below the subnormals)
         return 0.0, "0", precision
-    if math.isinf(a):
-        return a, _digits(mid, 30), precision
     rad = to_fraction(x.rad())
     certified = _certified(mid, rad, precision)
     digits = _digits(mid, certified + 5)
