@@ -187,11 +187,51 @@ def test_piecewise_refuses_a_point_on_its_boundary() -> None:
     assert _numbers(_case("Piecewise[{{x^2, x < 1}}, 2 x]", [{"x": 0.5}]))[0] == 0.25
 
 
-def test_unknown_heads_and_complex_cases_are_named() -> None:
+def test_unknown_heads_are_named() -> None:
     assert "does not implement FooBar" in support_problem(_case("FooBar[x]", [{"x": 1.0}]))
-    assert "complex" in support_problem(_case("Exp[x]", [{"x": 1 + 2j}]))
     with pytest.raises(RigorousUnsupported, match="does not implement FooBar"):
         rigorous_golden_of(_case("FooBar[x]", [{"x": 1.0}]))
+    # a head it knows for real arguments only is handed to the engine for a complex one
+    with pytest.raises(RigorousUnsupported, match=r"does not implement Zeta \(of a complex argument\)"):
+        rigorous_golden_of(_case("Zeta[z]", [{"z": 2 + 1j}]))
+    with pytest.raises(
+        RigorousUnsupported, match=r"does not implement I \(the imaginary unit in a case with real"
+    ):
+        rigorous_golden_of(_case("Re[Exp[I x]]", [{"x": 1.0}]))
+
+
+# --- complex cases: the real Jacobian of the real and imaginary parts ----------------------
+
+
+def test_complex_values_and_their_real_jacobian() -> None:
+    assert support_problem(_case("Exp[z]", [{"z": 1 + 2j}])) == ""
+    x, y = 0.5, 0.25
+    g = rigorous_golden_of(_case("z^2", [{"z": complex(x, y)}], order=2)).grids["float64"].numbers
+    assert g["value"][0].tolist() == [x * x - y * y, 2 * x * y]  # (Re, Im)
+    # d(Re, Im)/d(Re z, Im z): the Cauchy-Riemann pair of f' = 2 z
+    assert g["grad/z"][0].tolist() == [[2 * x, -2 * y], [2 * y, 2 * x]]
+    assert g["hessian"][0].tolist() == [[[2, 0], [0, -2]], [[0, 2], [2, 0]]]
+    # not holomorphic: |z|^2 is real (complex_output=False drops the imaginary axis)
+    r = rigorous_golden_of(_case("Abs[z]^2 + Re[z] Im[Conjugate[z]]", [{"z": 3 + 4j}], complex_output=False))
+    assert r.grids["float64"].numbers["value"][0] == 25 - 12
+    assert r.grids["float64"].numbers["grad/z"][0].tolist() == [6 - 4, 8 - 3]
+
+
+def test_a_point_on_a_branch_cut_is_refused_by_name() -> None:
+    with pytest.raises(
+        EvaluationError, match=r"on or within 1e-10 of the branch cut of Log .* move the point"
+    ):
+        rigorous_golden_of(_case("Log[z]", [{"z": -2 + 0j}]))
+    with pytest.raises(EvaluationError, match=r"branch cut of Sqrt \(Abs, Sign or Arg of a complex argument"):
+        rigorous_golden_of(_case("Abs[z]", [{"z": 0j}], complex_output=False))
+
+
+def test_a_complex_value_declared_real_is_refused() -> None:
+    c = _case("z^2", [{"z": 1 + 1j}], complex_output=False)
+    with pytest.raises(
+        EvaluationError, match="declares complex_output=False but the value has imaginary part"
+    ):
+        rigorous_golden_of(c)
 
 
 def test_domain_errors_are_refused_not_guessed() -> None:

@@ -17,13 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any, cast
 
-from flint import arb, arb_series, ctx, fmpq
+from flint import acb, acb_series, arb, arb_series, ctx, fmpq
 
 __all__ = [
     "NeedPrecision",
     "NeedTerms",
     "Refusal",
+    "Unsupported",
     "coefficient",
     "const",
     "decided_sign",
@@ -46,7 +48,17 @@ class Refusal(ArithmeticError):
     """The exact result is not a finite real number, or is undefined (a pole, a complex value)."""
 
 
-Scalar = arb_series | Fraction
+class Unsupported(LookupError):
+    """The tree uses a head (or a construct) the rigorous evaluator does not implement."""
+
+    def __init__(self, head: str, detail: str = "") -> None:
+        super().__init__(head)
+        self.head, self.detail = head, detail
+
+
+#: A scalar: an exact rational, or a series of real (``arb_series``) or complex (``acb_series``,
+#: complex cases only: :mod:`.complexes`) balls.
+Scalar = arb_series | acb_series | Fraction
 
 
 def const(q: Fraction | int) -> arb_series:
@@ -59,12 +71,14 @@ def const(q: Fraction | int) -> arb_series:
 
 def lift(x: Scalar) -> arb_series:
     """A scalar as a series (exact rationals become constant series; a magnitude pass's pair,
-    :class:`~.magnitude.Majorant`, stays as it is)."""
-    return const(x) if isinstance(x, (Fraction, int)) else x
+    :class:`~.magnitude.Majorant`, and a complex case's ``acb_series`` stay as they are: typed as
+    the real series, whose interface they share)."""
+    return const(x) if isinstance(x, (Fraction, int)) else cast(arb_series, x)
 
 
 def coefficient(s: arb_series, k: int) -> arb:
-    """The k-th Taylor coefficient (python-flint drops trailing zeros from ``coeffs()``)."""
+    """The k-th Taylor coefficient (python-flint drops trailing zeros from ``coeffs()``); an
+    ``acb`` of an ``acb_series`` (typed as ``arb``, as :func:`lift`)."""
     c: arb = s[k]  # 0 beyond the stored terms
     return c
 
@@ -82,16 +96,17 @@ def decided_sign(x: arb, what: str) -> int:
     raise NeedPrecision(f"{what}: the sign of {x.str(5)} is not decided")
 
 
-def _shift(s: arb_series) -> tuple[arb, arb_series]:
+def _shift(s: Any) -> tuple[Any, Any]:
     """``c0`` and ``s - c0`` (the part that vanishes at t = 0)."""
     c0 = coefficient(s, 0)
     return c0, s - c0
 
 
 def compose(s: arb_series, derivs: list[arb]) -> arb_series:
-    """``sum derivs[k] (s - c0)^k``: f(s) from f's Taylor coefficients ``f^(k)(c0)/k!`` at ``c0``."""
+    """``sum derivs[k] (s - c0)^k``: f(s) from f's Taylor coefficients ``f^(k)(c0)/k!`` at ``c0``
+    (real or complex balls)."""
     _, h = _shift(s)
-    out = arb_series([derivs[-1]])
+    out: arb_series = (acb_series if isinstance(derivs[-1], acb) else arb_series)([derivs[-1]])
     for d in reversed(derivs[:-1]):
         out = out * h + d
     return out
@@ -282,11 +297,19 @@ def _zeta(s: arb_series) -> arb_series:
 
 
 def unary(name: str, x: Scalar) -> arb_series:
-    """``name[x]`` for a real scalar series; a non-finite result is refused by name."""
+    """``name[x]`` for a real scalar series (a complex one: :func:`.complexes.cunary`); a
+    non-finite result is refused by name."""
     over = getattr(x, "gradgold_apply", None)
     if over is not None:  # a magnitude pass (magnitude.py): f's Taylor coefficients, made absolute
         return over(lambda u: unary(name, u))  # type: ignore[no-any-return]
     s = lift(x)
+    if isinstance(s, acb_series):
+        from .complexes import cunary
+
+        try:
+            return lift(cunary(name, cast(acb_series, s)))
+        except KeyError:
+            raise Unsupported(name, "of a complex argument") from None
     if name == "Abs":
         sign = decided_sign(coefficient(s, 0), "Abs")
         # The engine's convention (REAL_RULES): Abs' = Sign, so every derivative is 0 at 0.
@@ -300,7 +323,12 @@ def unary(name: str, x: Scalar) -> arb_series:
 
 def power(base: Scalar, exponent: Scalar) -> Scalar:
     """``base^exponent`` with WL's real semantics: integer powers of anything, other powers of
-    positive bases; an exact zero base with a negative power is a pole."""
+    positive bases; an exact zero base with a negative power is a pole. A complex base or
+    exponent: :func:`.complexes.cpower`."""
+    if isinstance(base, acb_series) or isinstance(exponent, acb_series):
+        from .complexes import cpower
+
+        return cpower(base, exponent)
     if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1:
         if base == 0 and exponent < 0:
             raise Refusal("Power: 1/0 (a pole); move the point (or state expect=)")
@@ -369,6 +397,8 @@ def special(name: str, args: list[Scalar]) -> arb_series:
     over = getattr(args[-1], "gradgold_apply", None)
     if over is not None and name not in ("Beta", "Log"):  # a magnitude pass, as in unary
         return over(lambda u: special(name, [*args[:-1], u]))  # type: ignore[no-any-return]
+    if any(isinstance(a, acb_series) for a in args):
+        raise Unsupported(name, "of a complex argument")
     if name in ("BesselJ", "BesselY", "BesselI", "BesselK"):
         nu = _constant(args[0], f"{name}: the order")
         s = lift(args[1])
@@ -430,6 +460,7 @@ SPECIAL_HEADS = frozenset(
 def _constant(x: Scalar, what: str) -> arb:
     if isinstance(x, Fraction):
         return coefficient(const(x), 0)
+    x = lift(x)
     if any(not coefficient(x, k).is_zero() for k in range(1, _order() + 1)):
         raise Refusal(f"{what} must not depend on the inputs (derivatives in it are not supported)")
     return coefficient(x, 0)

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flint import arb, arb_series, ctx
+from flint import acb, acb_series, arb, arb_series, ctx
 
 from ...cases import Case, Point
 from . import arrays as A
+from . import complexes as C
 from .balls import NeedTerms, Refusal, coefficient, lift
 from .evaluate import evaluate
 from .tree import Expr
@@ -52,25 +53,55 @@ class Passes:
         key = (int(ctx.cap), int(ctx.prec))
         if key not in self.constants:  # series are immutable: the inputs' constant series are shared
             self.constants = {key: [arb_series([arb(x)]) for x in self.x0]}
-        inputs = list(self.constants[key])
+        inputs: list[Any] = list(self.constants[key])
         for i, ui in enumerate(u):
             if ui:
                 inputs[i] = arb_series([arb(self.x0[i]), arb(ui)])
-        env: dict[str, Any] = {}
+        env: dict[str, Any] = {"I": acb_series([acb(0, 1)])} if self.case.is_complex else {}
         start = 0
         for p in self.case.params:
             shape = tuple(self.case.shapes[p])
             size = math.prod(shape)
             items = inputs[start : start + size]
+            if p in self.case.complex_params:  # real pairs (re, im) -> x + i y
+                items = [self._complex(start + j, u) for j in range(0, size, 2)]
+                shape = shape[:-1]
             env[self.case.wl_names[p]] = items[0] if not shape else A.obj_array(items, shape)
             start += size
         value = evaluate(self.tree, env)
         if isinstance(value, (str, bool)) or not (
-            isinstance(value, np.ndarray) or hasattr(value, "denominator") or isinstance(value, arb_series)
+            isinstance(value, np.ndarray)
+            or hasattr(value, "denominator")
+            or isinstance(value, (arb_series, acb_series))
         ):
             raise Refusal(f"the expression evaluates to {value!r}, not a number or an array of numbers")
         arr = A.as_array(value)
-        return arr.shape, [lift(v) for v in arr.ravel()]
+        if self.case.complex_output:  # the value as real pairs (re, im), like its golden
+            parts = [part for v in arr.ravel() for part in (C.real(v), C.imag(v))]
+            return (*arr.shape, 2), [lift(v) for v in parts]
+        return arr.shape, [lift(self._real(v)) for v in arr.ravel()]
+
+    def _complex(self, i: int, u: Direction) -> acb_series:
+        """The complex input whose real and imaginary parts are scalar inputs ``i`` and ``i + 1``."""
+        z0 = acb(arb(self.x0[i]), arb(self.x0[i + 1]))
+        if not (u[i] or u[i + 1]):
+            return acb_series([z0])
+        return acb_series([z0, acb(arb(u[i]), arb(u[i + 1]))])
+
+    def _real(self, v: Any) -> Any:
+        """A value a case declares real (``complex_output=False``): its real part, refused where its
+        imaginary part is proven not 0 (then the function is complex-valued)."""
+        if not isinstance(v, acb_series):
+            return v
+        for k in range(int(ctx.cap)):
+            im = C.ccoef(v, k).imag
+            if not im.contains(0):
+                raise Refusal(
+                    f"the case declares complex_output=False but the value has imaginary part "
+                    f"{im.str(5)} (Taylor coefficient {k}); the function is complex-valued here: remove "
+                    "complex_output=False, or fix the wolfram= expression (e.g. Abs[z]^2, not z^2)"
+                )
+        return C.real(v)
 
     def coefficients(self, u: Direction, k: int, order: int | None = None) -> list[arb]:
         """The k-th Taylor coefficient of every output element along ``u``."""

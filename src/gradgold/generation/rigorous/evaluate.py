@@ -17,15 +17,18 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from flint import arb, arb_series
+from flint import acb_series, arb, arb_series
 
 from . import arrays as A
+from . import complexes as C
 from .balls import (
     SPECIAL_HEADS,
     UNARY_HEADS,
     NeedPrecision,
     Refusal,
+    Unsupported,
     coefficient,
+    decided_sign,
     divide,
     lift,
     power,
@@ -36,14 +39,6 @@ from .parser import parse
 from .tree import Call, Expr, Str, Sym, full_form, heads
 
 __all__ = ["SUPPORTED_HEADS", "Unsupported", "evaluate", "unsupported_heads"]
-
-
-class Unsupported(LookupError):
-    """The tree uses a head (or a construct) the rigorous evaluator does not implement."""
-
-    def __init__(self, head: str, detail: str = "") -> None:
-        super().__init__(head)
-        self.head, self.detail = head, detail
 
 
 @dataclass(frozen=True)
@@ -129,7 +124,7 @@ class Evaluator:
         if name in _EVALUATED:
             return name  # a head used as a value: Outer[Times, ...]
         if name == "I":
-            raise Unsupported("I", "complex numbers")
+            raise Unsupported("I", "the imaginary unit in a case with real inputs and a real value")
         raise Unsupported(name, "a free symbol (not a parameter of the case)")
 
     def apply(self, fn: Any, args: list[Any]) -> Any:
@@ -271,6 +266,8 @@ def _condition(ev: Evaluator, e: Expr) -> bool:
 def _value_ball(v: Any) -> arb:
     if isinstance(v, np.ndarray):
         raise Refusal("a comparison of lists is not a condition")
+    if isinstance(v, acb_series):
+        raise Unsupported("Less", "a comparison of complex numbers")
     return coefficient(lift(v), 0)
 
 
@@ -461,6 +458,17 @@ def _unary_head(name: str) -> Callable[[list[Any]], Any]:
     return run
 
 
+def _arg(v: Any) -> Any:
+    """``Arg``: of a complex series the engine's half-angle form (:mod:`.complexes`); of a real
+    one 0 or Pi by its sign (refused at 0)."""
+    if isinstance(v, acb_series):
+        return unary("Arg", v)
+    sign = decided_sign(coefficient(lift(v), 0), "Arg")
+    if sign == 0:
+        raise Refusal("Arg[0] is not differentiable (the argument of 0); move the point")
+    return Fraction(0) if sign > 0 else arb_series([arb.pi()])
+
+
 def _dot(args: list[Any]) -> Any:
     out = args[0]
     for b in args[1:]:
@@ -558,6 +566,10 @@ _EVALUATED: dict[str, Callable[[list[Any]], Any]] = {
     ),
     "ArcTan": _arctan,
     "Log": _log,
+    "Re": lambda a: A.map_scalar(C.real, a[0]),
+    "Im": lambda a: A.map_scalar(C.imag, a[0]),
+    "Conjugate": lambda a: A.map_scalar(C.conjugate, a[0]),
+    "Arg": lambda a: A.map_scalar(_arg, a[0]),
     "Mod": _exact_int_fn("Mod", lambda a, b: a - b * (a // b)),
     "Ceiling": _exact_int_fn("Ceiling", lambda a: Fraction(-((-a.numerator) // a.denominator))),
     "Floor": _exact_int_fn("Floor", lambda a: Fraction(a.numerator // a.denominator)),
