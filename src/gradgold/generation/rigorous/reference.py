@@ -94,11 +94,13 @@ def rigorous_golden(
         per_point.append(_at_point(tree, case, point, here))
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
-    # The majorant pass is over real series: a complex case stores no magnitudes (the checker then
-    # uses |ref|, as for an engine golden: never a wrong magnitude, only a missing one).
+    # The majorant pass is over finite real series: a complex case, or one whose reference
+    # overflows somewhere, stores no magnitudes (the checker then uses |ref|, as for an engine
+    # golden: never a wrong magnitude, only a missing one).
+    overflows = any(not np.all(np.isfinite(q[0])) for pt in per_point for q in pt.values())
     stored, mags = (
         ([], [])
-        if case.is_complex
+        if case.is_complex or overflows
         else magnitudes(tree, case, unique, [{q: v[0] for q, v in pt.items()} for pt in per_point])
     )
     if stored:  # each grid's magnitudes at its own points, in the case's point order
