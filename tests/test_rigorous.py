@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -122,6 +124,20 @@ def test_a_ball_straddling_a_rounding_boundary_asks_for_precision() -> None:
 def test_a_ball_beyond_the_float64_range_stores_infinity() -> None:
     assert round_ball(arb(10) ** 400, 30, "here")[0] == math.inf
     assert round_ball(-(arb(10) ** 400), 30, "here")[0] == -math.inf
+
+
+def test_a_value_below_the_float64_range_keeps_its_digits() -> None:
+    # exp(-10^4) rounds to 0.0, yet its digits are known (the engine's golden holds them: verify
+    # --rigorous compares digits, and "0" certified to 30 digits would be a false claim)
+    g = rigorous_golden_of(_case("Exp[x]", [{"x": -1e4}])).grids["float64"]
+    assert g.numbers["value"][0] == 0.0 and not np.signbit(g.numbers["value"][0])
+    mpmath.mp.dps = 40
+    try:
+        exact = Decimal(str(mpmath.exp(-10000)))
+        assert abs(Decimal(str(g.digits["value"][0])) / exact - 1) < Decimal("1e-30")
+    finally:
+        mpmath.mp.dps = 15
+    assert g.certified["value"][0] == 30
 
 
 def test_certified_digits_come_from_the_radius() -> None:

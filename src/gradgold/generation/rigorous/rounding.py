@@ -61,7 +61,7 @@ def round_ball(x: arb, precision: int, where: str) -> Rounded:
     a, b = _nearest(lo), _nearest(hi)
     if a != b:
         raise NeedPrecision(f"{where}: the ball {x.str(5)} straddles a float64 rounding boundary")
-    if a == 0:  # both ends round to zero: the value is 0 as a float64 (below the subnormals)
+    if a == 0 and x.contains(0):  # both ends round to zero and 0 is inside: no digit is known
         return 0.0, "0", precision
     rad = to_fraction(x.rad())
     certified = _certified(mid, rad, precision)
