@@ -160,8 +160,37 @@ def test_removable_singularities_are_limits() -> None:
 
 def test_a_pole_is_refused_by_name() -> None:
     c = _case("1/x", [{"x": 0.0}])
-    with pytest.raises(EvaluationError, match=r"case t, evaluation point 0 \(x=0.0\).*pole"):
+    with pytest.raises(
+        EvaluationError,
+        match=r"case t, evaluation point 0 \(x=0.0\): the expression has a pole here \(division by 0 "
+        r"\(a pole\)\); move the point, or state what torch must give there for every quantity the "
+        r"golden holds \(then compared exactly\) with expect=\{0: \{'value': ..., 'grad/x': ...\}\}",
+    ):
         rigorous_golden_of(c)
+    partial = _case("Gamma[x]", [{"x": 1.5}, {"x": -2.0}], expect={1: {"value": "nan"}})
+    with pytest.raises(
+        EvaluationError, match=r"pole here \(Gamma has a pole at -2.0.*expect=\{1: \{'grad/x': ...\}\}"
+    ):
+        rigorous_golden_of(partial)
+
+
+def test_a_declared_pole_holds_no_reference_and_is_checked_as_declared() -> None:
+    from gradgold.check import check_golden
+    from gradgold.generation.verify import _number_findings
+
+    expect = {1: {"value": "inf", "grad/x": "-inf"}}
+    c = _case("1/x", [{"x": 2.0}, {"x": 0.0}], expect=expect, dtypes=["float64"])
+    c = dataclasses.replace(c, fn=lambda x: 1 / x)
+    g = rigorous_golden_of(c)
+    data = g.grids["float64"]
+    assert data.numbers["value"].tolist() == [0.5, 0.0] and data.numbers["grad/x"].tolist() == [-0.25, 0.0]
+    assert data.digits["value"][1] == "0" and data.certified["value"][1] == 0  # claims nothing
+    assert all(r.passed for r in check_golden(c, g, "float64", mode="reverse"))
+    for q in ("value", "grad/x"):  # offline verification does not ask a declared result for digits
+        assert _number_findings(c, Path("g.npz"), "float64", q, data) == []
+    wrong = dataclasses.replace(c, expect={1: {"value": "inf", "grad/x": "inf"}})
+    failed = [r for r in check_golden(wrong, g, "float64", mode="reverse") if not r.passed]
+    assert [(r.point, r.quantity) for r in failed] == [(1, "grad/x")]
 
 
 def test_a_zero_product_is_exactly_zero() -> None:

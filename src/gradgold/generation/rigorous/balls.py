@@ -24,6 +24,7 @@ from flint import acb, acb_series, arb, arb_series, ctx, fmpq
 __all__ = [
     "NeedPrecision",
     "NeedTerms",
+    "Pole",
     "Refusal",
     "Unsupported",
     "coefficient",
@@ -46,6 +47,11 @@ class NeedTerms(ArithmeticError):
 
 class Refusal(ArithmeticError):
     """The exact result is not a finite real number, or is undefined (a pole, a complex value)."""
+
+
+class Pole(Refusal):
+    """The expression is infinite at the point (a pole, a logarithmic singularity): refused unless
+    the case states with ``expect=`` what torch must give there (:mod:`.reference`)."""
 
 
 class Unsupported(LookupError):
@@ -234,7 +240,7 @@ def _gamma(s: arb_series) -> arb_series:
     c0 = coefficient(s, 0)
     if c0.contains_integer() and c0 <= 0.5:
         if c0.is_exact():
-            raise Refusal(f"Gamma has a pole at {c0.mid().str(12)}; move the point (or state expect=)")
+            raise Pole(f"Gamma has a pole at {c0.mid().str(12)}")
         raise NeedPrecision("Gamma: the argument may be a pole")
     return s.gamma()
 
@@ -251,7 +257,7 @@ def _logistic(s: arb_series) -> arb_series:
 def _exp_integral_ei(s: arb_series) -> arb_series:
     c0 = coefficient(s, 0)
     if c0.is_zero():
-        raise Refusal("ExpIntegralEi has a logarithmic singularity at 0; move the point")
+        raise Pole("ExpIntegralEi has a logarithmic singularity at 0")
     if c0.contains(0):
         raise NeedPrecision("ExpIntegralEi: the argument may be 0")
     return s.ei()
@@ -290,7 +296,7 @@ UNARY_HEADS = frozenset(_UNARY) | {"Abs", "Sign"}
 def _zeta(s: arb_series) -> arb_series:
     c0 = coefficient(s, 0)
     if c0.is_exact() and c0 == 1:
-        raise Refusal("Zeta has a pole at 1; move the point (or state expect=)")
+        raise Pole("Zeta has a pole at 1")
     if c0.contains(1):
         raise NeedPrecision("Zeta: the argument may be the pole at 1")
     return s.zeta()
@@ -331,7 +337,7 @@ def power(base: Scalar, exponent: Scalar) -> Scalar:
         return cpower(base, exponent)
     if isinstance(base, Fraction) and isinstance(exponent, Fraction) and exponent.denominator == 1:
         if base == 0 and exponent < 0:
-            raise Refusal("Power: 1/0 (a pole); move the point (or state expect=)")
+            raise Pole("Power: 1/0 (a pole)")
         return base**exponent.numerator
     if isinstance(exponent, Fraction) and exponent.denominator == 1:
         b = lift(base)
@@ -365,14 +371,14 @@ def _divide(a: arb_series, b: arb_series) -> arb_series:
             raise NeedTerms() from exc
         if a0.contains(0):
             raise NeedPrecision("division by 0: whether the numerator vanishes too is undecided") from exc
-        raise Refusal("division by 0 (a pole); move the point (or state expect=)") from exc
+        raise Pole("division by 0 (a pole)") from exc
 
 
 def divide(a: Scalar, b: Scalar) -> Scalar:
     """``a / b`` for scalars (exact when both are)."""
     if isinstance(a, Fraction) and isinstance(b, Fraction):
         if b == 0:
-            raise Refusal("division by 0 (a pole); move the point (or state expect=)")
+            raise Pole("division by 0 (a pole)")
         return a / b
     return _divide(lift(a), lift(b))
 
@@ -417,7 +423,7 @@ def special(name: str, args: list[Scalar]) -> arb_series:
             raise (
                 NeedPrecision("PolyGamma: the argument may be a pole")
                 if not x0.is_exact()
-                else Refusal(f"PolyGamma has a pole at {x0.mid().str(12)}; move the point (or state expect=)")
+                else Pole(f"PolyGamma has a pole at {x0.mid().str(12)}")
             )
         m = int(n)
         # c_j = psi^(j-1)(x0)/j!, from the series of log|Gamma| (lgamma is real only for x0 > 0)

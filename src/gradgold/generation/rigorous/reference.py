@@ -17,7 +17,7 @@ from ...cases import Case, Point
 from ...errors import EvaluationError
 from ...metadata import case_metadata
 from ...wlsource import exact_decimals
-from .balls import NeedPrecision, Refusal
+from .balls import NeedPrecision, Pole, Refusal
 from .derivatives import NeedTerms, quantity_balls
 from .evaluate import Unsupported, unsupported_heads
 from .magnitude import magnitudes
@@ -72,6 +72,51 @@ def support_problem(case: Case) -> str:
     return ""
 
 
+def quantity_names(case: Case) -> list[str]:
+    """The quantities a golden of the case holds (as :func:`.derivatives.quantity_balls` names them)."""
+    names = ["value"]
+    if case.full_jacobian:
+        names += [f"grad/{p}" for p in case.params]
+        names += [{2: "hessian", 3: "d3", 4: "d4"}[k] for k in range(2, case.order + 1)]
+    if case.projections:
+        names += ["proj/grad", "proj/hess"] if case.order >= 2 else ["proj/grad"]
+    return names
+
+
+def _undeclared(case: Case, u: int, index: dict[str, list[int]]) -> str:
+    """ "" when every case point evaluated at unique point ``u`` states with ``expect=`` the result of
+    every quantity (so a pole there needs no reference); else the fix a pole there must name."""
+    points = sorted({j for idx in index.values() for j, k in enumerate(idx) if k == u})
+    for j in points:
+        missing = [q for q in quantity_names(case) if q not in case.expect.get(j, {})]
+        if missing:
+            shown = ", ".join(f"{q!r}: ..." for q in missing)
+            return (
+                f"move the point, or state what torch must give there for every quantity the golden "
+                f"holds (then compared exactly) with expect={{{j}: {{{shown}}}}}"
+            )
+    return "" if points else "move the point"
+
+
+def _pole(here: str, what: str, fix: str) -> None:
+    """A pole at the point: None (no reference) where the case declares every result, else refused."""
+    if fix:
+        raise EvaluationError(f"{here}: the expression has a pole here ({what}); {fix}")
+
+
+def _placeholders(found: list[dict[str, Any] | None], where: str) -> list[dict[str, Any]]:
+    """Each declared pole (None) as a placeholder the checker never reads (it compares the declared
+    results): 0.0 with digits "0" and 0 certified digits, which claims nothing."""
+    template = next((q for q in found if q is not None), None)
+    if template is None:
+        raise EvaluationError(f"{where}: every point is a pole; add a point where the expression is finite")
+    blank = {
+        name: (np.zeros_like(f), np.full(f.shape, "0", dtype=np.str_), np.zeros(f.shape, dtype=np.int16))
+        for name, (f, _, _) in template.items()
+    }
+    return [q if q is not None else blank for q in found]
+
+
 def _start_bits(case: Case) -> int:
     return int(case.precision * 3.33) + 64
 
@@ -88,10 +133,11 @@ def rigorous_golden(
     if problem:
         raise RigorousUnsupported(f"{where}: {problem}")
     tree = held_tree(case)
-    per_point: list[dict[str, Quantity]] = []
+    found: list[dict[str, Quantity] | None] = []
     for i, point in enumerate(unique):
         here = f"{where}, evaluation point {i} ({_point_text(point)})"
-        per_point.append(_at_point(tree, case, point, here))
+        found.append(_at_point(tree, case, point, here, _undeclared(case, i, index)))
+    per_point = _placeholders(found, where)
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
     # The majorant pass is over finite real series: a complex case, or one whose reference
@@ -132,7 +178,9 @@ def rigorous_golden_of(case: Case) -> Any:
     return Golden(meta=meta, grids=grids, directions=case.directions() if case.projections else None)
 
 
-def _at_point(tree: Expr, case: Case, point: Point, here: str) -> dict[str, Any]:
+def _at_point(tree: Expr, case: Case, point: Point, here: str, pole: str) -> dict[str, Any] | None:
+    """The rounded quantities at one point; None at a pole the case declares with expect= (``pole``
+    is "" then, else the fix to name when the point is a pole)."""
     bits, guard = _start_bits(case), 0
     old_prec, old_cap = ctx.prec, ctx.cap
     last = ""
@@ -144,11 +192,12 @@ def _at_point(tree: Expr, case: Case, point: Point, here: str) -> dict[str, Any]
                 return _rounded(case, balls, here)
             except NeedTerms:
                 if guard >= MAX_GUARD:
-                    raise EvaluationError(
-                        f"{here}: a division by 0 that is not a removable singularity (a pole); move "
-                        "the point, or state the result torch must give there with expect="
-                    ) from None
+                    _pole(here, "a division by 0 that is not a removable singularity (a pole)", pole)
+                    return None
                 guard += 1
+            except Pole as exc:
+                _pole(here, str(exc), pole)
+                return None
             except NeedPrecision as exc:
                 last = str(exc)
                 if bits >= MAX_BITS:
