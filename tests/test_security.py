@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from conftest import gradgold_cli
-from gradgold import generate as gen
 from gradgold.errors import GenerationLockedError
+from gradgold.generation import generate as gen
 from gradgold.golden import Golden, GridData, read_golden, write_golden
 from gradgold.printable import printable
 
