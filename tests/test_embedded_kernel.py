@@ -32,7 +32,9 @@ KERNEL = Path(sys.executable).parent / "gradgold-embedded-kernel"
 
 
 def _start(**kwargs: Any) -> WolframLanguageSession:
-    session = WolframLanguageSession(kernel=str(KERNEL), **kwargs)
+    # Mathics3 loads in about 2 s unloaded but in over 50 s on a loaded machine; wolframclient's
+    # default start-up timeout is 20 s; wait as long as the sandbox test does.
+    session = WolframLanguageSession(kernel=str(KERNEL), STARTUP_TIMEOUT=300, **kwargs)
     session.start()
     return session
 

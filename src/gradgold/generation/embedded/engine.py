@@ -45,8 +45,10 @@ from mathics.core.systemsymbols import (
     SymbolOverflow,
     SymbolThrow,
 )
+from wolframclient.language import wl
+from wolframclient.language.expression import WLSymbol
 
-from gradgold.generation.embedded.wxf import WXFDecodeError, WXFWriter, decode_request, encode_expression
+from gradgold.generation.embedded.wxf import WXFDecodeError, decode_request, encode, encode_expression
 
 __all__ = ["ENGINE_NAME", "Evaluated", "MathicsEvaluator", "QuitRequested", "version_string"]
 
@@ -119,54 +121,27 @@ class Evaluated:
         ``Result`` is a ByteArray holding the result's own WXF frame (wolframclient decodes it
         lazily); ``FailureType`` is ``None`` on success.
         """
-        w = WXFWriter()
-        w.association(9)
-        w.rule()
-        w.string("Result")
-        w.binary(self.result_wxf)
-        w.rule()
-        w.string("Success")
-        w.symbol("True" if self.success else "False")
-        w.rule()
-        w.string("FailureType")
+        names = [_message_name(message) for message in self.messages]
         failure = self.effective_failure_type
-        if failure is None:
-            w.symbol("None")
-        else:
-            w.string(failure)
-        w.rule()
-        w.string("OutputLog")
-        w.string_list(self.output)
-        w.rule()
-        w.string("Messages")
-        w.function("List", len(self.messages))
-        for message in self.messages:
-            _write_message_name(w, message)
-        w.rule()
-        w.string("MessagesText")
-        w.string_list([message.full_text for message in self.messages])
-        w.rule()
-        w.string("MessagesExpressions")
-        w.function("List", len(self.messages))
-        for message in self.messages:
-            # Simplified: WL also holds the message arguments, Mathics3 keeps only the text.
-            w.function("Hold", 1)
-            w.function("Message", 1)
-            _write_message_name(w, message)
-        w.rule()
-        w.string("Timing")
-        w.real(self.timing)
-        w.rule()
-        w.string("AbsoluteTiming")
-        w.real(self.absolute_timing)
-        return w.frame()
+        return encode(
+            {
+                "Result": self.result_wxf,
+                "Success": self.success,
+                "FailureType": WLSymbol("None") if failure is None else failure,
+                "OutputLog": self.output,
+                "Messages": names,
+                "MessagesText": [message.full_text for message in self.messages],
+                # Simplified: WL also holds the message arguments, Mathics3 keeps only the text.
+                "MessagesExpressions": [wl.Hold(wl.Message(name)) for name in names],
+                "Timing": self.timing,
+                "AbsoluteTiming": self.absolute_timing,
+            }
+        )
 
 
-def _write_message_name(w: WXFWriter, message: Message) -> None:
+def _message_name(message: Message) -> Any:
     """``MessageName[symbol, "tag"]``, which wolframclient shows as ``symbol::tag``."""
-    w.function("MessageName", 2)
-    w.symbol(message.symbol)
-    w.string(message.tag)
+    return wl.MessageName(WLSymbol(message.symbol), message.tag)
 
 
 def version_string() -> str:

@@ -1,10 +1,11 @@
-"""WXF <-> Mathics3 conversion for the embedded kernel.
+"""WXF <-> Mathics3 for the embedded kernel, on wolframclient's own WXF parser and serializer.
 
-The kernel talks to ``wolframclient`` in WXF, the Wolfram Language binary format. This module reads
-a request frame straight into Mathics3 expressions and writes Mathics3 results back, so no Python
-middle layer (such as ``wolframclient``'s own objects) can round numbers on the way: a Mathics3
-``PrecisionReal`` leaves as a WXF ``BigReal`` carrying every digit Mathics3 knows and its precision
-mark, never as a machine float.
+The kernel talks to ``wolframclient`` in WXF, the Wolfram Language binary format. Requests are
+read by wolframclient's ``WXFParser`` into Mathics3 expressions by :class:`MathicsConsumer` (a
+``WXFConsumer`` that builds Mathics3 atoms instead of Python values), so no Python middle layer can
+round numbers on the way in; results are written by wolframclient's ``WXFSerializer`` through an
+encoder dispatch that knows Mathics3's atoms: a ``PrecisionReal`` leaves as a WXF ``BigReal``
+carrying every digit Mathics3 knows and its precision mark, never as a machine float.
 
 Only the kernel process imports this module: it imports Mathics3, hence the GPL notice in
 ``LICENSE`` next to it.
@@ -13,9 +14,8 @@ Only the kernel process imports this module: it imports Mathics3, hence the GPL 
 from __future__ import annotations
 
 import re
-import struct
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Any
 
 import mpmath
@@ -34,75 +34,38 @@ from mathics.core.expression import Expression
 from mathics.core.list import ListExpression
 from mathics.core.number import dps
 from mathics.core.symbols import Atom, Symbol
-from mathics.core.systemsymbols import (
-    SymbolAssociation,
-    SymbolComplex,
-    SymbolMissing,
-    SymbolRule,
-    SymbolRuleDelayed,
-)
+from mathics.core.systemsymbols import SymbolAssociation, SymbolRule, SymbolRuleDelayed
 from mpmath.libmp import to_str
+from wolframclient.deserializers.wxf.wxfconsumer import WXFConsumer, WXFConsumerNumpy
+from wolframclient.deserializers.wxf.wxfparser import WXFParser
+from wolframclient.language.expression import WLSymbol
+from wolframclient.serializers.encoders.builtin import encoder as builtin_encoder
+from wolframclient.serializers.wxf import WXFSerializer, serialize_rule
+from wolframclient.serializers.wxfencoder.constants import WXF_CONSTANTS
+from wolframclient.serializers.wxfencoder.utils import varint_bytes
+from wolframclient.utils.dispatch import Dispatch
 
-__all__ = ["WXFDecodeError", "WXFWriter", "decode_request", "encode_expression"]
+__all__ = ["WXFDecodeError", "decode_request", "encode", "encode_expression", "precision_real_text"]
 
-# WXF token bytes (the format's own names in the comments).
-_FUNCTION = 0x66  # f
-_SYMBOL = 0x73  # s
-_STRING = 0x53  # S
-_BINARY_STRING = 0x42  # B
-_INT8 = 0x43  # C
-_INT16 = 0x6A  # j
-_INT32 = 0x69  # i
-_INT64 = 0x4C  # L
-_REAL64 = 0x72  # r
-_BIG_INTEGER = 0x49  # I
-_BIG_REAL = 0x52  # R
-_PACKED_ARRAY = 0xC1
-_NUMERIC_ARRAY = 0xC2
-_ASSOCIATION = 0x41  # A
-_RULE = 0x2D  # -
-_RULE_DELAYED = 0x3A  # :
+SymbolResolver = Callable[[str], Any]
+NumberParser = Callable[[str], Any]
 
-_INTEGER_FORMATS: dict[int, struct.Struct] = {
-    _INT8: struct.Struct("<b"),
-    _INT16: struct.Struct("<h"),
-    _INT32: struct.Struct("<i"),
-    _INT64: struct.Struct("<q"),
-}
-_REAL64_FORMAT = struct.Struct("<d")
-
-# WXF array element types and the little-endian numpy dtypes they hold.
-_ARRAY_DTYPES: dict[int, str] = {
-    0x00: "<i1",
-    0x01: "<i2",
-    0x02: "<i4",
-    0x03: "<i8",
-    0x10: "<u1",
-    0x11: "<u2",
-    0x12: "<u4",
-    0x13: "<u8",
-    0x22: "<f4",
-    0x23: "<f8",
-    0x33: "<c8",
-    0x34: "<c16",
-}
-_ARRAY_TYPES: dict[str, int] = {numpy.dtype(name).str: code for code, name in _ARRAY_DTYPES.items()}
-
-# Digits of a machine float (about 15.95), used as the precision mark of a machine real that
-# Mathics3 holds as an mpf too large for a float.
+# Digits of a machine float (about 15.95), the precision mark of a machine real that Mathics3
+# holds as an mpf too large for a float.
 _MACHINE_DIGITS = 53 * 0.30102999566398120
 
 # A WXF big real as wolframclient writes it: digits, an optional precision (`) or accuracy (``)
 # mark, an optional *^ exponent. Checked before Mathics3 parses it, so no other code gets in.
 _BIG_REAL_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)(``?-?[\d.]*)?(\*\^-?\d+)?")
 
+_RULES = (WXF_CONSTANTS.Rule, WXF_CONSTANTS.RuleDelayed)
+_DTYPES = {
+    code: numpy.dtype(name).newbyteorder("<") for code, name in WXFConsumerNumpy.WXF_TYPE_TO_DTYPE.items()
+}
+
 
 class WXFDecodeError(ValueError):
     """A request frame that is not valid WXF, or uses a part this kernel does not read."""
-
-
-SymbolResolver = Callable[[str], Any]
-NumberParser = Callable[[str], Any]
 
 
 def decode_request(frame: bytes, resolve_symbol: SymbolResolver, parse_number: NumberParser) -> Any:
@@ -110,127 +73,82 @@ def decode_request(frame: bytes, resolve_symbol: SymbolResolver, parse_number: N
 
     ``resolve_symbol`` maps a WXF symbol name to a Mathics3 ``Symbol`` (plain names are looked up
     in ``$Context``/``$ContextPath`` as WL's ``BinaryDeserialize`` does); ``parse_number`` turns
-    a checked big-real text (``1.5``28``) into a Mathics3 number.
+    a checked big-real text (``1.5``28``) into a Mathics3 number. wolframclient's parser stops at
+    the end of the expression, so the bytes after it are checked here: a frame is one expression.
     """
-    if frame[:2] == b"8:":
-        body = frame[2:]
-    elif frame[:3] == b"8C:":
-        try:
-            body = zlib.decompress(frame[3:])
-        except zlib.error as exc:
-            raise WXFDecodeError(f"bad zlib stream in a compressed WXF frame: {exc}") from exc
-    else:
-        raise WXFDecodeError(f"not a WXF frame: it starts with {bytes(frame[:3])!r}")
-    reader = _Reader(body, resolve_symbol, parse_number)
-    expr = reader.expression()
-    if reader.pos != len(body):
-        raise WXFDecodeError(f"{len(body) - reader.pos} trailing bytes after the expression")
+    parser = WXFParser(frame)
+    expr = MathicsConsumer(resolve_symbol, parse_number).next_expression(parser.tokens())
+    try:
+        rest = parser.reader.read(1)
+    except EOFError:
+        rest = b""
+    if rest:
+        raise WXFDecodeError("trailing bytes after the expression")
     return expr
 
 
-class _Reader:
-    """A cursor over a WXF body that builds Mathics3 expressions, one token at a time."""
+class MathicsConsumer(WXFConsumer):  # type: ignore[misc]
+    """wolframclient's token consumer, building Mathics3 expressions instead of Python values."""
 
-    def __init__(self, body: bytes, resolve: SymbolResolver, parse_number: NumberParser) -> None:
-        self.body = body
-        self.pos = 0
-        self.resolve = resolve
+    def __init__(self, resolve_symbol: SymbolResolver, parse_number: NumberParser) -> None:
+        self.resolve = resolve_symbol
         self.parse_number = parse_number
 
-    def take(self, n: int) -> bytes:
-        """Consume ``n`` bytes, failing loudly on a truncated frame."""
-        end = self.pos + n
-        if end > len(self.body):
-            raise WXFDecodeError("truncated WXF frame")
-        chunk = self.body[self.pos : end]
-        self.pos = end
-        return chunk
-
-    def varint(self) -> int:
-        """Read WXF's little-endian base-128 length."""
-        value = 0
-        shift = 0
-        while True:
-            byte = self.take(1)[0]
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-            shift += 7
-            if shift > 63:
-                raise WXFDecodeError("varint longer than 9 bytes")
-
-    def text(self) -> str:
-        """Read a length-prefixed UTF-8 string (symbols, strings, big numbers)."""
-        return self.take(self.varint()).decode("utf-8")
-
-    def expression(self) -> Any:
-        """Read the next complete expression."""
-        token = self.take(1)[0]
-        if token in _INTEGER_FORMATS:
-            fmt = _INTEGER_FORMATS[token]
-            return Integer(fmt.unpack(self.take(fmt.size))[0])
-        if token == _FUNCTION:
-            return self.function()
-        if token == _SYMBOL:
-            return self.resolve(self.text())
-        if token == _STRING:
-            return String(self.text())
-        if token == _REAL64:
-            return _machine_real(_REAL64_FORMAT.unpack(self.take(8))[0], self.resolve)
-        if token == _BIG_INTEGER:
-            return Integer(int(self.text()))
-        if token == _BIG_REAL:
-            return self.big_real(self.text())
-        if token == _BINARY_STRING:
-            return ByteArray(bytes(self.take(self.varint())))
-        if token == _ASSOCIATION:
-            return self.association()
-        if token in (_PACKED_ARRAY, _NUMERIC_ARRAY):
-            return self.array()
-        raise WXFDecodeError(f"unexpected WXF token 0x{token:02x} at byte {self.pos - 1}")
-
-    def function(self) -> Any:
-        """Read ``f``: a length, a head, then that many arguments."""
-        length = self.varint()
-        head = self.expression()
-        args = [self.expression() for _ in range(length)]
+    def consume_function(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        """``f``: a head, then ``token.length`` arguments; ``List`` heads become Mathics3 lists."""
+        head = self.next_expression(tokens)
+        args = [self.next_expression(tokens) for _ in range(token.length)]
         if isinstance(head, Symbol) and head.get_name() == "System`List":
             return ListExpression(*args)
         return Expression(head, *args)
 
-    def association(self) -> Any:
-        """Read ``A``: rules become the elements of an ``Association[...]``."""
+    def consume_association(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        """``A``: its rules become the elements of an ``Association[...]``."""
         rules = []
-        for _ in range(self.varint()):
-            token = self.take(1)[0]
-            if token not in (_RULE, _RULE_DELAYED):
-                raise WXFDecodeError(f"association entry starts with 0x{token:02x}, not a rule")
-            key = self.expression()
-            value = self.expression()
-            head = SymbolRule if token == _RULE else SymbolRuleDelayed
-            rules.append(Expression(head, key, value))
+        for _ in range(token.length):
+            entry = next(tokens)
+            if entry.wxf_type not in _RULES:
+                raise WXFDecodeError(f"association entry of WXF type {entry.wxf_type!r}, not a rule")
+            head = SymbolRule if entry.wxf_type == WXF_CONSTANTS.Rule else SymbolRuleDelayed
+            rules.append(Expression(head, self.next_expression(tokens), self.next_expression(tokens)))
         return Expression(SymbolAssociation, *rules)
 
-    def big_real(self, text: str) -> Any:
-        """Read ``R``: check the text is only a number, then let Mathics3 parse it exactly."""
-        if not _BIG_REAL_TEXT.fullmatch(text):
-            raise WXFDecodeError(f"invalid big real {text!r}")
-        return self.parse_number(text)
+    def consume_symbol(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        return self.resolve(token.data)
 
-    def array(self) -> Any:
-        """Read a packed or numeric array (how wolframclient sends numpy arrays) as nested lists.
+    def consume_string(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        return String(token.data)
+
+    def consume_binary_string(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        return ByteArray(bytes(token.data))
+
+    def consume_integer8(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        return Integer(int(token.data))
+
+    consume_integer16 = consume_integer32 = consume_integer64 = consume_bigint = consume_integer8
+
+    def consume_real64(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        return _machine_real(token.data, self.resolve)
+
+    def consume_bigreal(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        """``R``: check the text is only a number, then let Mathics3 parse it exactly."""
+        if not _BIG_REAL_TEXT.fullmatch(token.data):
+            raise WXFDecodeError(f"invalid big real {token.data!r}")
+        return self.parse_number(token.data)
+
+    def consume_numeric_array(self, token: Any, tokens: Iterator[Any], **kwargs: Any) -> Any:
+        """A packed or numeric array (how wolframclient sends numpy arrays) as nested lists.
 
         Mathics3 computes with lists of numbers, not with its ``NumericArray`` atom, so a numeric
         array arrives as the lists WL's ``Normal`` would give: ``Dot``, ``Total``, ``D`` work on it.
         """
-        code = self.take(1)[0]
-        if code not in _ARRAY_DTYPES:
-            raise WXFDecodeError(f"unknown array element type 0x{code:02x}")
-        dims = [self.varint() for _ in range(self.varint())]
-        dtype = numpy.dtype(_ARRAY_DTYPES[code])
-        count = int(numpy.prod(dims)) if dims else 0
-        data = numpy.frombuffer(self.take(count * dtype.itemsize), dtype=dtype).reshape(dims)
+        dtype = _DTYPES.get(token.array_type)
+        if dtype is None:
+            raise WXFDecodeError(f"unsupported array element type {token.array_type!r}")
+        data = numpy.frombuffer(token.data, dtype=dtype).reshape(token.dimensions)
         return _nested_list(data.tolist(), self.resolve)
+
+    consume_packed_array = consume_numeric_array
 
 
 def _nested_list(value: Any, resolve: SymbolResolver) -> Any:
@@ -253,176 +171,147 @@ def _machine_real(value: float, resolve: SymbolResolver) -> Any:
     return MachineReal(value)
 
 
+# Encoding: wolframclient's serializer, with Mathics3's types added to its dispatch table
+# (registered below the encoders).
+Tokens = Iterable[bytes]
+_ENCODERS = Dispatch()
+_ENCODERS.update(builtin_encoder)
+
+
+def encode(value: Any) -> bytes:
+    """Serialize a Mathics3 expression, or a Python value wolframclient knows, as one WXF frame."""
+    data: bytes = _SERIALIZER.export(value)
+    return data
+
+
 def encode_expression(expr: Any) -> bytes:
     """Serialize one Mathics3 expression as a complete WXF frame (``8:`` header included)."""
-    writer = WXFWriter()
-    writer.expression(expr)
-    return writer.frame()
+    return encode(expr)
 
 
-class WXFWriter:
-    """Append-only WXF encoder: low-level tokens for the reply envelope, plus Mathics3 values."""
+def _symbol_token(name: str) -> Tokens:
+    """A symbol; ``System``` names go out plain, as a Wolfram kernel writes them."""
+    return _SERIALIZER.serialize_symbol(name.removeprefix("System`").encode("utf-8"))  # type: ignore[no-any-return]
 
-    def __init__(self) -> None:
-        self.buf = bytearray(b"8:")
 
-    def frame(self) -> bytes:
-        """The bytes written so far, as one WXF frame."""
-        return bytes(self.buf)
+def _big_real_token(text: str) -> Tokens:
+    """An arbitrary-precision real given as WL input text (``3.14`50.``)."""
+    return (WXF_CONSTANTS.BigReal, varint_bytes(len(text)), text.encode("ascii"))
 
-    def varint(self, value: int) -> None:
-        """Write WXF's little-endian base-128 length."""
-        while value > 0x7F:
-            self.buf.append((value & 0x7F) | 0x80)
-            value >>= 7
-        self.buf.append(value)
 
-    def _sized(self, token: int, data: bytes) -> None:
-        self.buf.append(token)
-        self.varint(len(data))
-        self.buf += data
+def _function(s: Any, head: str, args: Iterable[Tokens], length: int) -> Tokens:
+    return s.serialize_function(_symbol_token(head), args, length=length)  # type: ignore[no-any-return]
 
-    def symbol(self, name: str) -> None:
-        """Write a symbol; ``System``` names go out plain, as a Wolfram kernel writes them."""
-        if name.startswith("System`"):
-            name = name[7:]
-        self._sized(_SYMBOL, name.encode("utf-8"))
 
-    def string(self, value: str) -> None:
-        """Write a string (``surrogatepass`` keeps lone surrogates, which WL allows)."""
-        self._sized(_STRING, value.encode("utf-8", "surrogatepass"))
+def _not_serializable(s: Any, what: str) -> Tokens:
+    """``Missing["NotSerializable", what]``: a value WXF has no form for, named."""
+    args = (s.serialize_string(b"NotSerializable"), s.serialize_string(what.encode("utf-8")))
+    return _function(s, "Missing", args, 2)
 
-    def binary(self, data: bytes) -> None:
-        """Write binary data: a ``ByteArray`` to WL, ``bytes`` to wolframclient."""
-        self._sized(_BINARY_STRING, bytes(data))
 
-    def integer(self, value: int) -> None:
-        """Write the smallest machine integer that holds ``value``, else a big integer."""
-        for token, fmt in _INTEGER_FORMATS.items():
-            bound = 1 << (8 * fmt.size - 1)
-            if -bound <= value < bound:
-                self.buf.append(token)
-                self.buf += fmt.pack(value)
-                return
-        self._sized(_BIG_INTEGER, str(value).encode("ascii"))
+def _encode_symbol(s: Any, atom: Any) -> Tokens:
+    return _symbol_token(atom.get_name())
 
-    def real(self, value: float) -> None:
-        """Write a machine real (IEEE double)."""
-        self.buf.append(_REAL64)
-        self.buf += _REAL64_FORMAT.pack(value)
 
-    def big_real(self, text: str) -> None:
-        """Write an arbitrary-precision real given as WL input text (``3.14`50.``)."""
-        self._sized(_BIG_REAL, text.encode("ascii"))
+def _encode_wl_symbol(s: Any, symbol: Any) -> Tokens:
+    """wolframclient's symbols (the reply envelope's): UTF-8 length, ``System``` stripped."""
+    return _symbol_token(symbol.name)
 
-    def function(self, head: str, length: int) -> None:
-        """Start ``head[...]`` with ``length`` arguments; the caller writes them next."""
-        self.buf.append(_FUNCTION)
-        self.varint(length)
-        self.symbol(head)
 
-    def association(self, length: int) -> None:
-        """Start an association of ``length`` rules; write each with ``rule()`` then key, value."""
-        self.buf.append(_ASSOCIATION)
-        self.varint(length)
+def _encode_integer(s: Any, atom: Any) -> Tokens:
+    return s.serialize_int(atom.value)  # type: ignore[no-any-return]
 
-    def rule(self, *, delayed: bool = False) -> None:
-        """Start one association entry."""
-        self.buf.append(_RULE_DELAYED if delayed else _RULE)
 
-    def string_list(self, values: Sequence[str]) -> None:
-        """Write ``{"a", "b", ...}``."""
-        self.function("List", len(values))
-        for value in values:
-            self.string(value)
+def _encode_precision_real(s: Any, atom: Any) -> Tokens:
+    return _big_real_token(precision_real_text(atom.value, atom.get_precision()))
 
-    def expression(self, expr: Any) -> None:
-        """Write any Mathics3 expression: atoms by kind, compound expressions as functions."""
-        if isinstance(expr, Atom):
-            self.atom(expr)
-            return
-        elements = expr.elements
-        if _is_association(expr):
-            self.association(len(elements))
-            for item in elements:
-                self.rule(delayed=item.get_head_name() == "System`RuleDelayed")
-                self.expression(item.elements[0])
-                self.expression(item.elements[1])
-            return
-        self.buf.append(_FUNCTION)
-        self.varint(len(elements))
-        self.expression(expr.head)
-        for item in elements:
-            self.expression(item)
 
-    def atom(self, atom: Any) -> None:
-        """Write one Mathics3 atom, keeping exact numbers exact and every digit of big reals."""
-        if isinstance(atom, Symbol):
-            self.symbol(atom.get_name())
-        elif isinstance(atom, Integer):
-            self.integer(atom.value)
-        elif isinstance(atom, PrecisionReal):
-            self.big_real(precision_real_text(atom.value, atom.get_precision()))
-        elif isinstance(atom, MachineReal):
-            self.machine_real(atom.value)
-        elif isinstance(atom, Rational):
-            self.function("Rational", 2)
-            self.integer(atom.numerator().value)
-            self.integer(atom.denominator().value)
-        elif isinstance(atom, Complex):
-            self.buf.append(_FUNCTION)
-            self.varint(2)
-            self.symbol(SymbolComplex.get_name())
-            self.atom(atom.real)
-            self.atom(atom.imag)
-        elif isinstance(atom, String):
-            self.string(atom.value)
-        elif isinstance(atom, ByteArray):
-            self.binary(atom.value)
-        elif isinstance(atom, NumericArray):
-            self.numeric_array(atom.value)
-        else:
-            # No WXF form (a Mathics3-only atom such as an image or a box): say what it was.
-            self.function(SymbolMissing.get_name(), 2)
-            self.string("NotSerializable")
-            self.string(str(atom))
+def _encode_machine_real(s: Any, atom: Any) -> Tokens:
+    """A machine real; one Mathics3 holds as an mpf beyond double range goes out as text."""
+    value = float(atom.value)
+    if value not in (float("inf"), float("-inf")):
+        return s.serialize_float(value)  # type: ignore[no-any-return]
+    text = to_str(mpmath.mpf(atom.value)._mpf_, 16, min_fixed=0, max_fixed=0, show_zero_exponent=True)
+    mantissa, exponent = text.split("e")
+    return _big_real_token(f"{mantissa}`{_MACHINE_DIGITS!r}*^{int(exponent)}")
 
-    def machine_real(self, value: Any) -> None:
-        """A machine real; one Mathics3 holds as an mpf beyond double range goes out as text."""
-        as_float = float(value)
-        if as_float in (float("inf"), float("-inf")):
-            text = to_str(mpmath.mpf(value)._mpf_, 16, min_fixed=0, max_fixed=0, show_zero_exponent=True)
-            mantissa, exponent = text.split("e")
-            self.big_real(f"{mantissa}`{_MACHINE_DIGITS!r}*^{int(exponent)}")
-        else:
-            self.real(as_float)
 
-    def numeric_array(self, array: Any) -> None:
-        """A ``NumericArray`` in its own WXF form (0xC2), little-endian."""
-        data = numpy.ascontiguousarray(array)
-        little = data.dtype.newbyteorder("<")
-        code = _ARRAY_TYPES.get(little.str)
-        if code is None or data.ndim == 0 or 0 in data.shape:
-            self.function(SymbolMissing.get_name(), 2)
-            self.string("NotSerializable")
-            self.string(f"NumericArray of {data.dtype}, shape {data.shape}")
-            return
-        self.buf.append(_NUMERIC_ARRAY)
-        self.buf.append(code)
-        self.varint(data.ndim)
-        for dim in data.shape:
-            self.varint(dim)
-        self.buf += data.astype(little).tobytes()
+def _encode_rational(s: Any, atom: Any) -> Tokens:
+    args = (s.serialize_int(atom.numerator().value), s.serialize_int(atom.denominator().value))
+    return _function(s, "Rational", args, 2)
+
+
+def _encode_complex(s: Any, atom: Any) -> Tokens:
+    return _function(s, "Complex", (s.encode(atom.real), s.encode(atom.imag)), 2)
+
+
+def _encode_string(s: Any, atom: Any) -> Tokens:
+    """A string (``surrogatepass`` keeps lone surrogates, which WL allows)."""
+    return s.serialize_string(atom.value.encode("utf-8", "surrogatepass"))  # type: ignore[no-any-return]
+
+
+def _encode_byte_array(s: Any, atom: Any) -> Tokens:
+    return s.serialize_bytes(bytes(atom.value))  # type: ignore[no-any-return]
+
+
+def _encode_numeric_array(s: Any, atom: Any) -> Tokens:
+    """A ``NumericArray`` in its own WXF form, little-endian; WXF has no empty or 0-d array."""
+    data = numpy.ascontiguousarray(atom.value)
+    if data.ndim == 0 or 0 in data.shape:
+        return _not_serializable(s, f"NumericArray of {data.dtype}, shape {data.shape}")
+    little = data.astype(data.dtype.newbyteorder("<")).tobytes()
+    return s.serialize_numeric_array(little, data.shape, atom._type_name)  # type: ignore[no-any-return]
+
+
+def _encode_other_atom(s: Any, atom: Any) -> Tokens:
+    """No WXF form (a Mathics3-only atom such as an image or a box): say what it was."""
+    return _not_serializable(s, str(atom))
+
+
+def _encode_expression(s: Any, expr: Any) -> Tokens:
+    """A compound expression; ``Association[rule, ...]`` as WXF's own association."""
+    elements = expr.elements
+    if _is_association(expr):
+        rules = (
+            serialize_rule(s.encode(k), s.encode(v), sep=(_RULE_TOKEN[item.get_head_name()],))
+            for item in elements
+            for k, v in (item.elements,)
+        )
+        return chain((WXF_CONSTANTS.Association, varint_bytes(len(elements))), chain.from_iterable(rules))
+    return s.serialize_function(s.encode(expr.head), map(s.encode, elements), length=len(elements))  # type: ignore[no-any-return]
+
+
+_RULE_TOKEN = {"System`Rule": WXF_CONSTANTS.Rule, "System`RuleDelayed": WXF_CONSTANTS.RuleDelayed}
 
 
 def _is_association(expr: Any) -> bool:
     """``Association[rule, ...]`` maps onto WXF's association; anything else is a function."""
     if expr.get_head_name() != "System`Association":
         return False
-    return all(
-        item.get_head_name() in ("System`Rule", "System`RuleDelayed") and len(item.elements) == 2
-        for item in expr.elements
-    )
+    return all(item.get_head_name() in _RULE_TOKEN and len(item.elements) == 2 for item in expr.elements)
+
+
+_ENCODERS.update(
+    {
+        Symbol: _encode_symbol,
+        WLSymbol: _encode_wl_symbol,
+        Integer: _encode_integer,
+        PrecisionReal: _encode_precision_real,
+        MachineReal: _encode_machine_real,
+        Rational: _encode_rational,
+        Complex: _encode_complex,
+        String: _encode_string,
+        ByteArray: _encode_byte_array,
+        NumericArray: _encode_numeric_array,
+        Atom: _encode_other_atom,
+        Expression: _encode_expression,
+    },
+    replace_existing=True,  # WLSymbol: UTF-8 length and System` stripped, as for Mathics3 symbols
+)
+
+# target_kernel_version: only read for time zones, which the kernel never sends; set, so that
+# wolframclient does not look for a Wolfram installation.
+_SERIALIZER = WXFSerializer(encoder=_ENCODERS, target_kernel_version=13.0)
 
 
 def precision_real_text(value: Any, binary_precision: int) -> str:
