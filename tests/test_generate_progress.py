@@ -5,12 +5,14 @@ fresh case (``-v`` lists them all)."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-from conftest import gradgold_cli
+from conftest import PYPROJECT, gradgold_cli
 from gradgold.cases import case
-from gradgold.generation.generate import _heartbeat, size_note
+from gradgold.generation.generate import _by_point, _heartbeat, size_note
 
 
 def _big(**options: object) -> object:
@@ -30,6 +32,18 @@ def test_a_large_case_is_announced_with_what_to_do() -> None:
     )
     assert size_note(_big()) == ""  # type: ignore[arg-type]  # 64 entries: ordinary
     assert size_note(_big(order=2, projections=4, full_jacobian=False)) == ""  # type: ignore[arg-type]
+
+
+def test_only_a_large_substituted_case_of_several_points_is_split_by_point() -> None:
+    def two(n: int, strategy: str) -> object:
+        return case(wolfram="Total[x^2]", points=[{"x": [0.5] * n}] * 2, name="big", strategy=strategy)(
+            lambda x: (x**2).sum()
+        )
+
+    assert _by_point(two(4096, "substituted"), 2)  # type: ignore[arg-type]
+    assert not _by_point(two(4096, "substituted"), 1)  # type: ignore[arg-type]  # one point
+    assert not _by_point(two(64, "substituted"), 2)  # type: ignore[arg-type]  # small
+    assert not _by_point(two(4096, "symbolic"), 2)  # type: ignore[arg-type]  # one derivation
 
 
 def test_the_heartbeat_reports_time_spent_until_the_case_ends() -> None:
@@ -66,3 +80,64 @@ def test_fresh_cases_are_counted_not_listed(demo_suite: Path, tmp_path: Path) ->
         "  skipped  demo/product",
         "0 generated, 0 unchanged, 2 skipped, 0 failed",
     ]
+
+
+PER_POINT = """
+import gradgold as gg
+
+
+@gg.case(wolfram="Sin[x] + x^3", points=[{"x": 0.5}, {"x": -1.25}, {"x": 2.0}], name="rig")
+def rig(x):
+    return x.sin() + x**3
+
+
+@gg.case(wolfram="Sin[x] + x^3", points=[{"x": 0.5}, {"x": -1.25}], name="eng", strategy="substituted")
+def eng(x):
+    return x.sin() + x**3
+"""
+
+# In a child process (an in-process kernel is not reaped before the test ends: a ResourceWarning).
+# The rigorous evaluator generates `rig`; one kernel evaluates `eng` whole, then point by point
+# (LARGE_ENTRIES = 1 makes every case large).
+_RUN = """
+import gradgold.generation.generate as gen
+from gradgold.generation.engine import Engine, locate_kernel
+from gradgold.golden import write_golden
+from gradgold.suite import find_project, load_cases
+project = find_project()
+rig, eng = load_cases(project)
+events = []
+def progress(event, case, done, total, seconds):
+    events.append(f"{event} {case.id} {done}/{total}")
+outcomes, _ = gen.generate(project, [rig], progress=progress)
+points = []
+with Engine(*locate_kernel(None, True)) as engine:
+    whole = gen.evaluate_case(engine, eng, on_point=lambda d, t: points.append(f"whole {d}/{t}"))
+    gen.LARGE_ENTRIES = 1
+    split = gen.evaluate_case(engine, eng, on_point=lambda d, t: points.append(f"split {d}/{t}"))
+write_golden(project.golden_dir / "whole.npz", whole)
+write_golden(project.golden_dir / "split.npz", split)
+print(" | ".join(events))
+print(" | ".join(points))
+"""
+
+
+def test_progress_reports_each_point_of_a_case(tmp_path: Path) -> None:
+    """The rigorous evaluator reports every point; the engine evaluates a large case point by point
+    (each point's program alone), and makes the very golden it makes evaluating all at once."""
+    (tmp_path / "pyproject.toml").write_text(PYPROJECT)
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "pp.py").write_text(PER_POINT)
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    events, points = done.stdout.splitlines()
+    assert (
+        events
+        == "start pp/rig 0/1 | point pp/rig 1/3 | point pp/rig 2/3 | point pp/rig 3/3 | done pp/rig 1/1"
+    )
+    assert points == "split 1/2 | split 2/2"  # a small case is evaluated whole, silently
+    assert (tmp_path / "golden" / "split.npz").read_bytes() == (
+        tmp_path / "golden" / "whole.npz"
+    ).read_bytes()

@@ -144,6 +144,8 @@ def generate(
             click.echo(f"[{done}/{total}] evaluating {case.id} ({_case_size(case)}){left}", err=True)
         elif event == "working":
             click.echo(f"      still evaluating {case.id}: {seconds or 0:.0f} s so far", err=True)
+        elif event == "point" and total > 1:
+            click.echo(f"      {case.id}: point {done}/{total} done, {seconds or 0:.1f} s so far", err=True)
 
     try:
         project = _project(golden_dir)

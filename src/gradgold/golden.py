@@ -64,6 +64,7 @@ the real and imaginary parts of the inputs, of the real and imaginary parts of t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -76,12 +77,13 @@ import tempfile
 import tokenize
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -148,6 +150,8 @@ class Golden:
     meta: Mapping[str, Any]
     grids: Mapping[str, GridData]
     directions: npt.NDArray[np.float64] | None = None
+    #: The format version of the file it was read from (a golden made in memory: the writer's).
+    version: int = FORMAT_VERSION
 
     @property
     def fingerprint(self) -> str:
@@ -313,12 +317,14 @@ def read_golden(path: Path, root: Path | None = None) -> Golden:
     path = Path(path)
     with _open_regular(path, root) as f:
         try:
+            size = os.fstat(f.fileno()).st_size
             with zipfile.ZipFile(f) as zf:
-                entries: dict[str, np.ndarray[Any, Any]] = {}
-                for key, info in _members(path, zf, os.fstat(f.fileno()).st_size):
-                    entries[key] = _read_entry(path, zf, info)
-                    if key == "format_version":
-                        _check_version(path, entries[key])
+                members = _members(path, zf, size)
+            entries: dict[str, np.ndarray[Any, Any]] = {}
+            for key, info in members:
+                entries[key] = _read_entry(path, f, info, size)
+                if key == "format_version":
+                    _check_version(path, entries[key])
         except _ZIP_ERRORS as exc:
             raise GoldenFormatError(f"{path}: not a readable golden file ({exc}); {_regen(path)}") from exc
     return _assemble(path, entries)
@@ -351,6 +357,9 @@ _MAX_ENTRIES = 100_000
 _MAX_NDIM = 16
 _NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
 _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# Many digit strings, one a line: each line atomic, so a bad line is never retried through the
+# ways earlier lines could have matched (which would take exponential time).
+_DIGIT_LINES = re.compile(r"(?>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\n)*+")
 _PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python parameter name (ASCII)
 _SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
@@ -359,7 +368,13 @@ def _regen(path: Path) -> str:
     return f"delete it and regenerate it with `gradgold generate --force` (file: {path})"
 
 
-def _open_regular(path: Path, root: Path | None) -> BinaryIO:
+@functools.lru_cache(maxsize=64)
+def _resolved(root: str) -> Path:
+    """The golden directory, resolved once per run (every golden of a run is checked against it)."""
+    return Path(root).resolve()
+
+
+def _open_regular(path: Path, root: Path | None) -> io.BufferedReader:
     """Open ``path`` only if it is a regular file (inside ``root`` when given).
 
     ``O_NONBLOCK`` keeps a FIFO from blocking the open; the type is checked on the open
@@ -367,7 +382,7 @@ def _open_regular(path: Path, root: Path | None) -> BinaryIO:
     """
     if root is not None:
         try:
-            real, base = path.resolve(), Path(root).resolve()
+            real, base = path.resolve(), _resolved(str(root))
         except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before Python 3.13
             raise GoldenFormatError(f"{path}: cannot be resolved ({exc}); {_regen(path)}") from exc
         if not real.is_relative_to(base):
@@ -426,24 +441,22 @@ def _key(path: Path, info: zipfile.ZipInfo) -> str:
     return info.filename[: -len(".npy")]
 
 
-def _read_entry(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray[Any, Any]:
-    """One ``.npy`` entry: its storage and header are checked before its data is read, and the
+def _read_entry(path: Path, f: io.BufferedReader, info: zipfile.ZipInfo, size: int) -> np.ndarray[Any, Any]:
+    """One ``.npy`` entry: its storage and header are checked before its data is used, and the
     data must be exactly as long as the header's shape and dtype say."""
     name = info.filename
-    with zf.open(info) as member:
-        head = member.read(min(info.file_size, _NPY_PREFIX))
-        shape, fortran, dtype, offset = _header(path, name, head)
-        count = math.prod(shape)
-        if offset + count * dtype.itemsize != info.file_size:
-            raise GoldenFormatError(
-                f"{path}: entry {name!r} declares shape {shape} of {dtype} but holds "
-                f"{info.file_size - offset} bytes of data; {_regen(path)}"
-            )
-        data = _read_into(member, head[offset:], count * dtype.itemsize)
-    if data is None:
-        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
+    data = _stored_bytes(path, f, info, size)
+    shape, fortran, dtype, offset = _header(path, name, bytes(data[:_NPY_PREFIX]))
+    count = math.prod(shape)
+    if offset + count * dtype.itemsize != info.file_size:
+        raise GoldenFormatError(
+            f"{path}: entry {name!r} declares shape {shape} of {dtype} but holds "
+            f"{info.file_size - offset} bytes of data; {_regen(path)}"
+        )
     try:
-        arr = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+        arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(
+            shape, order="F" if fortran else "C"
+        )
     except ValueError as exc:
         raise GoldenFormatError(
             f"{path}: entry {name!r} has an impossible shape {shape}; {_regen(path)}"
@@ -453,25 +466,39 @@ def _read_entry(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.nd
     return arr  # owns its buffer (a bytearray of its own): no copy needed
 
 
-#: Bytes read from a zip entry at a time: loading a golden holds each array once, plus this.
-_CHUNK = 1 << 24
+#: A zip local file header: signature, 22 bytes the central directory also holds, name and extra
+#: field lengths.
+_LOCAL_HEADER = struct.Struct("<4s22xHH")
 
 
-def _read_into(member: IO[bytes], start: bytes, size: int) -> bytearray | None:
-    """The entry's ``size`` data bytes (``start`` already read), in one buffer filled chunk by
-    chunk, so a large golden is never held twice; None if the entry ends early."""
-    buf = bytearray(size)
-    view = memoryview(buf)
-    filled = len(start)
-    view[:filled] = start
-    while filled < size:
-        chunk = member.read(min(_CHUNK, size - filled))
-        if not chunk:
-            return None
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
-    view.release()
-    return buf
+def _stored_bytes(path: Path, f: io.BufferedReader, info: zipfile.ZipInfo, size: int) -> bytearray:
+    """An uncompressed entry's bytes, read straight from the file into one buffer (what
+    ``ZipFile.open`` checks is checked here too: the local header, its name, the CRC-32), so a
+    large golden is never held twice and a small one costs a few system calls."""
+    name = info.filename
+    f.seek(info.header_offset)
+    fixed = f.read(_LOCAL_HEADER.size)
+    if len(fixed) != _LOCAL_HEADER.size:
+        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
+    signature, n_name, n_extra = _LOCAL_HEADER.unpack(fixed)
+    stored_name = f.read(n_name).decode("utf-8" if info.flag_bits & 0x800 else "cp437")
+    if signature != b"PK\x03\x04" or stored_name != info.orig_filename:
+        raise GoldenFormatError(
+            f"{path}: entry {name!r} has a local header that is not its own (forged or overlapping "
+            f"entries); {_regen(path)}"
+        )
+    start = info.header_offset + _LOCAL_HEADER.size + n_name + n_extra
+    if start + info.file_size > size:
+        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
+    f.seek(start)
+    data = bytearray(info.file_size)
+    if f.readinto(data) != info.file_size:
+        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
+    if zlib.crc32(data) != info.CRC:
+        raise GoldenFormatError(
+            f"{path}: entry {name!r} fails its CRC-32 check (a corrupt file); {_regen(path)}"
+        )
+    return data
 
 
 def _check_storage(path: Path, info: zipfile.ZipInfo) -> None:
@@ -522,7 +549,15 @@ def _fast_header(head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int
     if head[:8] != b"\x93NUMPY\x01\x00" or len(head) < 10:
         return None
     length = int.from_bytes(head[8:10], "little")
-    m = _NPY_HEADER.fullmatch(head[10 : 10 + length])
+    return _parsed_header(head[10 : 10 + length])
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_header(text: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int] | None:
+    """The header text's shape, order, dtype and data offset (None: for numpy's own parser).
+    Goldens repeat a few headers (the same shapes and dtypes), so each is parsed once."""
+    length = len(text)
+    m = _NPY_HEADER.fullmatch(text)
     if m is None:
         return None
     shape = tuple(int(d) for d in m["shape"].split(b",") if d.strip())
@@ -545,6 +580,10 @@ def _checked_header(
             f"{path}: entry {name!r} declares an impossible shape {shape}; {_regen(path)}"
         )
     return shape, fortran, dtype, offset
+
+
+#: Bytes checked at a time: no mask as large as a large entry.
+_CHUNK = 1 << 24
 
 
 def _check_code_points(path: Path, name: str, arr: np.ndarray[Any, Any]) -> None:
@@ -583,7 +622,7 @@ def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
     directions = _directions(path, meta, entries.pop("directions", None))
     if entries:
         raise GoldenFormatError(f"{path}: unexpected entries {sorted(entries)[:5]}; {_regen(path)}")
-    return Golden(meta=meta, grids=grids, directions=directions)
+    return Golden(meta=meta, grids=grids, directions=directions, version=int(version))
 
 
 def _directions(path: Path, meta: Mapping[str, Any], arr: np.ndarray[Any, Any] | None) -> Any:
@@ -917,7 +956,11 @@ def _content_problem(arr: np.ndarray[Any, Any], infinite: bool = False) -> str:
         flat = arr.reshape(-1)
         step = 1 << 16
         for start in range(0, flat.size, step):  # in chunks: no list of every string at once
-            bad = next((s for s in flat[start : start + step].tolist() if not _DIGITS.match(s)), None)
+            part = flat[start : start + step].tolist()
+            text = "\n".join(part) + "\n"  # one match for all: much cheaper than one per string
+            if text.count("\n") == len(part) and _DIGIT_LINES.fullmatch(text):
+                continue
+            bad = next((s for s in part if not _DIGITS.match(s)), None)
             if bad is not None:
                 return f"holds {bad!r:.80} where a decimal number is expected"
     return ""

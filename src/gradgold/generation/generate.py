@@ -35,11 +35,11 @@ from ..errors import (
     OutsideGoldenDirError,
 )
 from ..exact import agreeing_digits, certified_float, round_to_grid
-from ..golden import TEMP_PREFIX, Golden, GridData, write_golden
+from ..golden import FORMAT_VERSION, TEMP_PREFIX, Golden, GridData, write_golden
 from ..metadata import case_metadata
 from ..suite import Project, check_contained, golden_path, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
-from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program
+from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program, resolve_strategy
 
 __all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
 
@@ -70,8 +70,12 @@ class CaseOutcome:
 
 #: Called as ``progress(event, case, done, total, seconds)``: event "start" (``seconds`` the time
 #: left, estimated from the cases done so far, or None), "working" (every :data:`HEARTBEAT_SECONDS`
-#: while one case evaluates: ``seconds`` spent on it so far) or "done".
+#: while one case evaluates: ``seconds`` spent on it so far), "point" (inside a case evaluated point
+#: by point: ``done`` of the case's ``total`` evaluation points are done, after ``seconds`` on it)
+#: or "done".
 Progress = Callable[[str, Case, int, int, float | None], None]
+#: Called as ``on_point(done, total)`` after each evaluation point of a case.
+OnPoint = Callable[[int, int], None]
 
 #: How often a case still evaluating is reported (the engine answers a case in one piece).
 HEARTBEAT_SECONDS = 20.0
@@ -181,8 +185,12 @@ def _run_rigorous(
             engine.append(c)
             continue
         start = time.perf_counter()
+        # The case is announced at its first point (the evaluator then supports it: it is this
+        # path's to report) or, with no point done, when it ends here.
+        started: list[bool] = []
+        announce = functools.partial(_announce, tracker, c, started)
         try:
-            golden = rigorous_golden_of(c)
+            golden = rigorous_golden_of(c, tracker.on_point(c, announce))
         except RigorousUnsupported as exc:
             if c.strategy == "auto":
                 engine.append(c)
@@ -192,14 +200,21 @@ def _run_rigorous(
             outcomes.append(CaseOutcome(c.id, "failed", time.perf_counter() - start, reason, "rigorous"))
             continue
         except EvaluationError as exc:
-            tracker.event("start", c)
+            announce()
             outcomes.append(CaseOutcome(c.id, "failed", time.perf_counter() - start, str(exc), "rigorous"))
             tracker.event("done", c)
             continue
-        tracker.event("start", c)
+        announce()
         outcomes.append(_write_rigorous(project, c, golden, time.perf_counter() - start))
         tracker.event("done", c)
     return outcomes, engine
+
+
+def _announce(tracker: _Tracker, case: Case, started: list[bool]) -> None:
+    """Report the case's start once."""
+    if not started:
+        started.append(True)
+        tracker.event("start", case)
 
 
 def _why(message: str) -> str:
@@ -213,7 +228,8 @@ def _why(message: str) -> str:
 
 def _write_rigorous(project: Project, case: Case, golden: Golden, seconds: float) -> CaseOutcome:
     """Write a rigorous golden, unless the existing golden of the same case holds the very same
-    float64s (then its bytes, and the record of the engine that made it, are kept)."""
+    float64s in the current format (then its bytes, and the record of the engine that made it, are
+    kept; an older format is rewritten, so that ``generate --force`` migrates every golden)."""
     path = golden_path(project, case.id)
     if _same_numbers(project, case, golden):
         return CaseOutcome(case.id, "unchanged", seconds, evaluator="rigorous")
@@ -232,7 +248,12 @@ def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
     """Whether the case's fresh golden on disk holds exactly ``fresh``'s numbers (and magnitudes)."""
     state = golden_state(project, case)
     old = state.golden
-    if old is None or state.status != "fresh" or set(old.grids) != set(fresh.grids):
+    if (
+        old is None
+        or state.status != "fresh"
+        or old.version != FORMAT_VERSION
+        or set(old.grids) != set(fresh.grids)
+    ):
         return False
     for grid, data in old.grids.items():
         new = fresh.grids[grid]
@@ -264,6 +285,21 @@ class _Tracker:
             eta = elapsed / self.done * (self.total - self.done) if self.done else None
             if self.progress is not None:
                 self.progress(event, case, self.done, self.total, seconds if event == "working" else eta)
+
+    def on_point(self, case: Case, first: Callable[[], None] | None = None) -> OnPoint:
+        """The ``on_point`` of one case starting now: reports "point" events with the time spent on
+        the case; ``first`` runs before the first is reported."""
+        began = time.perf_counter()
+        pending = [first] if first is not None else []
+
+        def report(done: int, total: int) -> None:
+            while pending:
+                pending.pop()()
+            with self.lock:
+                if self.progress is not None:
+                    self.progress("point", case, done, total, time.perf_counter() - began)
+
+        return report
 
 
 @contextlib.contextmanager
@@ -306,15 +342,19 @@ class _Worker:
         return self.engine
 
     def run(
-        self, project: Project, case: Case, heartbeat: Callable[[float], None] | None = None
+        self,
+        project: Project,
+        case: Case,
+        heartbeat: Callable[[float], None] | None = None,
+        on_point: OnPoint | None = None,
     ) -> CaseOutcome:
         start = time.perf_counter()
         with _heartbeat(heartbeat):
-            return self._run(project, case, start)
+            return self._run(project, case, start, on_point)
 
-    def _run(self, project: Project, case: Case, start: float) -> CaseOutcome:
+    def _run(self, project: Project, case: Case, start: float, on_point: OnPoint | None) -> CaseOutcome:
         try:
-            golden = evaluate_case(self.start(), case, self.timeout)
+            golden = evaluate_case(self.start(), case, self.timeout, on_point)
             path = golden_path(project, case.id)
             try:
                 written = write_golden(path, golden)
@@ -364,7 +404,9 @@ def _run_workers(
                         return
                     case = queue.pop()
                 tracker.event("start", case)
-                outcome = worker.run(project, case, functools.partial(tracker.event, "working", case))
+                outcome = worker.run(
+                    project, case, functools.partial(tracker.event, "working", case), tracker.on_point(case)
+                )
                 with lock:
                     outcomes.append(outcome)
                 tracker.event("done", case)
@@ -460,30 +502,77 @@ def evaluation_points(case: Case) -> tuple[list[Point], dict[str, list[int]]]:
     return unique, index
 
 
-def evaluate_case(engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT) -> Golden:
+def evaluate_case(
+    engine: Engine, case: Case, timeout: int = DEFAULT_TIMEOUT, on_point: OnPoint | None = None
+) -> Golden:
     """Evaluate one case and return its golden, or raise :class:`EvaluationError`.
 
     When too few digits are certified at the case's precision, the working precision is raised
     (by 30 digits, up to ``MAX_PRECISION``) before giving up: cancellation that 30 digits cannot
-    resolve often yields to 60.
+    resolve often yields to 60. ``on_point`` hears of each point of a case evaluated point by point
+    (see :func:`_by_point`).
     """
     working = case
     while True:
         try:
-            return _evaluate_at(engine, working, case, timeout)
+            return _evaluate_at(engine, working, case, timeout, on_point)
         except InsufficientDigitsError:
             if working.precision + GUARD_DIGITS > max(MAX_PRECISION, case.precision):
                 raise
             working = dataclasses.replace(working, precision=working.precision + GUARD_DIGITS)
 
 
-def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Golden:
-    """One evaluation of ``case`` (``original`` with, perhaps, a raised working precision)."""
+def _by_point(case: Case, n_points: int) -> bool:
+    """Whether the engine evaluates the case one point at a time, so that progress shows each point:
+    a large case (:func:`size_note`) of several points whose program differentiates at each point
+    anyway (strategy "substituted"). A symbolic program differentiates once for all points, which a
+    split would repeat per point; a small case is not worth the extra engine calls."""
+    return n_points > 1 and bool(size_note(case)) and resolve_strategy(case) == "substituted"
+
+
+def _evaluate_at(
+    engine: Engine, case: Case, original: Case, timeout: int, on_point: OnPoint | None = None
+) -> Golden:
+    """One evaluation of ``case`` (``original`` with, perhaps, a raised working precision).
+
+    A case evaluated point by point (:func:`_by_point`) runs the program of one point per point
+    (no point's answer depends on another's) within the case's one ``timeout``; the golden records
+    the program of all points, the one ``verify`` re-derives."""
     unique, index = evaluation_points(case)
     program = build_program(case, unique, timeout)
     where = f"{case.source}: case {case.id}"
+    if on_point is None or not _by_point(case, len(unique)):
+        result = _answer(engine, case, program.text, timeout, len(unique))
+    else:
+        result, began = [], time.perf_counter()
+        for i, point in enumerate(unique):
+            left = max(1, int(timeout - (time.perf_counter() - began)))
+            result += _answer(engine, case, build_program(case, [point], left).text, left, 1)
+            on_point(i + 1, len(unique))
+    per_point = [
+        _read_point(case, program.quantities, where, i, unique[i], answer) for i, answer in enumerate(result)
+    ]
+    out_shape = per_point[0]["value"][0].shape
+    grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
+    meta = case_metadata(original) | {
+        "program": program.text,
+        "engine": {"name": engine.info.name, "version": engine.info.version},
+        "out_shape": list(out_shape),
+        "grids": list(index),
+    }
+    if case.precision != original.precision:
+        meta["working_precision"] = case.precision
+    if program.strategy != "symbolic":
+        meta["strategy"] = program.strategy
+    directions = case.directions() if case.projections else None
+    return Golden(meta=meta, grids=grids, directions=directions)
+
+
+def _answer(engine: Engine, case: Case, text: str, timeout: int, n_points: int) -> list[Any]:
+    """The engine's answer to one program of ``n_points`` points: one answer per point."""
+    where = f"{case.source}: case {case.id}"
     try:
-        outcome = engine.evaluate(program.text, timeout=timeout + _GRACE_SECONDS)
+        outcome = engine.evaluate(text, timeout=timeout + _GRACE_SECONDS)
     except KernelHungError as exc:
         raise KernelHungError(f"{where}: {exc}; raise --timeout if the case needs longer") from exc
     except EngineError:
@@ -508,25 +597,9 @@ def _evaluate_at(engine: Engine, case: Case, original: Case, timeout: int) -> Go
     result = outcome.result
     if _is_symbol(result, "$Aborted"):
         raise EvaluationError(f"{where}: timed out after {timeout} s; raise --timeout or simplify the case")
-    if not isinstance(result, (list, tuple)) or len(result) != len(unique):
+    if not isinstance(result, (list, tuple)) or len(result) != n_points:
         raise EvaluationError(f"{where}: unexpected answer from the engine: {_wl_text(result)}")
-    per_point = [
-        _read_point(case, program.quantities, where, i, unique[i], answer) for i, answer in enumerate(result)
-    ]
-    out_shape = per_point[0]["value"][0].shape
-    grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
-    meta = case_metadata(original) | {
-        "program": program.text,
-        "engine": {"name": engine.info.name, "version": engine.info.version},
-        "out_shape": list(out_shape),
-        "grids": list(index),
-    }
-    if case.precision != original.precision:
-        meta["working_precision"] = case.precision
-    if program.strategy != "symbolic":
-        meta["strategy"] = program.strategy
-    directions = case.directions() if case.projections else None
-    return Golden(meta=meta, grids=grids, directions=directions)
+    return list(result)
 
 
 def _first_recursion(messages: Sequence[str]) -> str:

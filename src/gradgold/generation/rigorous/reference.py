@@ -6,7 +6,7 @@ cap) until it is.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flint
@@ -122,10 +122,14 @@ def _start_bits(case: Case) -> int:
 
 
 def rigorous_golden(
-    case: Case, unique: Sequence[Point], index: dict[str, list[int]]
+    case: Case,
+    unique: Sequence[Point],
+    index: dict[str, list[int]],
+    on_point: Callable[[int, int], None] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """(metadata, grids) of the case's golden; raises :class:`RigorousUnsupported` or
-    :class:`EvaluationError` (a refusal naming point, quantity and fix)."""
+    :class:`EvaluationError` (a refusal naming point, quantity and fix). ``on_point(done, total)``
+    hears of each point evaluated (generation's progress)."""
     from ..generate import Quantity, _grid_data, _point_text
 
     where = f"{case.source}: case {case.id}"
@@ -137,6 +141,8 @@ def rigorous_golden(
     for i, point in enumerate(unique):
         here = f"{where}, evaluation point {i} ({_point_text(point)})"
         found.append(_at_point(tree, case, point, here, _undeclared(case, i, index)))
+        if on_point is not None:
+            on_point(i + 1, len(unique))
     per_point = _placeholders(found, where)
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, list(unique), per_point, idx) for grid, idx in index.items()}
@@ -168,13 +174,13 @@ def rigorous_golden(
     return meta, grids
 
 
-def rigorous_golden_of(case: Case) -> Any:
+def rigorous_golden_of(case: Case, on_point: Callable[[int, int], None] | None = None) -> Any:
     """The case's :class:`~gradgold.golden.Golden` computed by the rigorous evaluator alone."""
     from ...golden import Golden
     from ..generate import evaluation_points
 
     unique, index = evaluation_points(case)
-    meta, grids = rigorous_golden(case, unique, index)
+    meta, grids = rigorous_golden(case, unique, index, on_point)
     return Golden(meta=meta, grids=grids, directions=case.directions() if case.projections else None)
 
 
