@@ -57,6 +57,10 @@ class Chk:
     mode: str = "reverse"
     status: str = "PASS"
 
+    def expects(self, result: Res) -> bool:
+        """As ``CaseCheck.expects`` for an expected failure of the whole check."""
+        return bool(self.expected_failure)
+
 
 def _res(q: str, ulp: float, ok: bool = True) -> Res:
     return Res(q, ok, Cmp(ulp, ulp * 2.0**-52))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -74,3 +75,124 @@ def test_xfail_needs_a_reason() -> None:
 
 def lambda_free(x: float) -> float:
     return x
+
+
+# --- expected failures confined to a quantity ---------------------------------------------------
+
+QUANTITY_CASES = """\
+import torch
+
+import gradgold as gg
+
+
+def wrong_second(x):
+    # sin to first order around x0 = x: right value and gradient, Hessian 0 instead of -sin(x)
+    x0 = x.detach()
+    return torch.sin(x0) + torch.cos(x0) * (x - x0)
+
+
+def declare(name, fn, xfail):
+    gg.case(wolfram="Sin[x]", points=[{"x": 0.5}], name=name, order=2, dtypes=["float64"], xfail=xfail)(fn)
+
+
+declare("recorded", wrong_second, {"hessian": "second-order bug (pytorch/pytorch#2)"})
+declare("forward_only", wrong_second, {"forward-hessian": "forward-mode bug"})
+declare("fixed", torch.sin, {"hessian": "second-order bug (pytorch/pytorch#2)"})
+"""
+
+
+@pytest.fixture(scope="module")
+def quantity_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose three order-2 cases record a Hessian bug: present, present in every mode but
+    recorded for one, and fixed."""
+    from conftest import PYPROJECT, generate_goldens
+
+    root = tmp_path_factory.mktemp("quantity-xfail")
+    (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "golden").mkdir()
+    (root / "golden" / "q.py").write_text(QUANTITY_CASES)
+    assert generate_goldens(root) == ["generated q/recorded", "generated q/forward_only", "generated q/fixed"]
+    return root
+
+
+def test_cli_judges_an_expected_failure_by_its_quantity(quantity_project: Path) -> None:
+    run = gradgold_cli(quantity_project, "check")
+    out = run.stdout
+    assert run.returncode == 1, out
+    # the Hessian fails as recorded, the value and gradient pass: expected
+    for mode in ("reverse", "double_backward", "func", "forward"):
+        assert f"XFAIL q/recorded [float64-{mode}]" in out
+    assert "expected failure in hessian: second-order bug (pytorch/pytorch#2)" in out
+    # recorded for forward mode only: the other modes' Hessian mismatch is a failure
+    assert "XFAIL q/forward_only [float64-forward]" in out
+    assert "FAIL  q/forward_only [float64-reverse]" in out
+    # strict: a recorded quantity that passes fails the check
+    assert "XPASS q/fixed [float64-reverse]" in out
+    assert "expected to fail in hessian (second-order bug (pytorch/pytorch#2)) but passed" in out
+    assert "0 passed, 7 failed, 5 xfailed" in out
+
+
+def test_pytest_judges_an_expected_failure_by_its_quantity(
+    quantity_project: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    quiet_pytester(monkeypatch)
+    shutil.copytree(quantity_project, pytester.path, dirs_exist_ok=True)
+    result = pytester.runpytest("golden", "-rxX")
+    result.assert_outcomes(xfailed=5, failed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*q/fixed ?float64-reverse?: expected to fail in hessian (second-order bug*) but passed*",
+            "*XFAIL golden/q.py::recorded*float64-reverse* - second-order bug (pytorch/pytorch#2)*",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "order", "message"),
+    [
+        (
+            "forwrd-hessian",
+            2,
+            "has 'forwrd', which is neither a dtype, a mode nor a quantity of the case; "
+            "did you mean 'forward'?",
+        ),
+        ("hessian-forward", 2, "has its parts out of order; write '<dtype>-<mode>-<quantity>'"),
+        (
+            "grad/y",
+            1,
+            "has 'grad/y', which is neither a dtype, a mode nor a quantity of the case; "
+            "did you mean 'grad/x'?",
+        ),
+        (
+            "float32-forward-hessian",
+            1,
+            "names quantity 'hessian', which this case does not check (it needs order=2 or more)",
+        ),
+        (
+            "flaot32",
+            1,
+            "has 'flaot32', which is neither a dtype, a mode nor a quantity of the case; "
+            "did you mean 'float32'?",
+        ),
+    ],
+)
+def test_xfail_keys_name_what_the_case_checks(key: str, order: int, message: str) -> None:
+    with pytest.raises(CaseError, match=re.escape(f"xfail key {key!r} {message}")):
+        gg.case(wolfram="x", points=[{"x": 1.0}], order=order, xfail={key: "reason"})(lambda_free)
+
+
+def test_a_whole_check_key_wins_over_quantity_keys() -> None:
+    from gradgold.xfail import expected_failure
+
+    case = gg.case(
+        wolfram="x",
+        points=[{"x": 1.0}],
+        order=2,
+        xfail={"forward-hessian": "a", "grad": "b", "float32-forward": "c"},
+    )(lambda_free)
+    assert expected_failure(case, "float32", "forward").quantities == ()
+    assert expected_failure(case, "float32", "forward").reason == "c"
+    both = expected_failure(case, "float64", "forward")
+    assert (both.reason, both.quantities) == ("a; b", ("hessian", "grad"))
+    assert both.covers("grad/x") and both.covers("hessian") and not both.covers("value")
+    assert expected_failure(case, "float64", "reverse").quantities == ("grad",)

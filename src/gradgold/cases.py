@@ -337,6 +337,7 @@ def _declare(
     if not all(isinstance(r, str) and r.strip() for r in reasons.values()):
         raise CaseError(f"{where}: xfail= needs a reason for each dtype")
     _check_modes_and_xfail(where, spec.modes, spec.require_modes, reasons)
+    _check_xfail_quantities(where, reasons, built.params, order, projections)
     if spec.normwise is not None and not (isinstance(spec.normwise, str) and spec.normwise.strip()):
         raise CaseError(
             f"{where}: normwise= needs the evidence as a non-empty string (why the op rounds normwise)"
@@ -467,13 +468,21 @@ def _check_modes_and_xfail(
         unknown = [m for m in names if m not in MODES]
         if unknown:
             raise CaseError(f"{where}: {label}= names unknown mode {unknown[0]!r}; use {list(MODES)}")
-    keys = {"*", *DTYPE_NAMES, *MODES} | {f"{d}-{m}" for d in DTYPE_NAMES for m in MODES}
-    bad = [k for k in reasons if k not in keys]
-    if bad:
-        raise CaseError(
-            f"{where}: xfail key {bad[0]!r} is neither '*', a dtype, a mode nor 'dtype-mode' "
-            "(e.g. 'float32-forward')"
-        )
+    if not all(isinstance(k, str) for k in reasons):
+        bad = next(k for k in reasons if not isinstance(k, str))
+        raise CaseError(f"{where}: xfail key {bad!r} is not a string; write e.g. 'float32-forward-hessian'")
+
+
+def _check_xfail_quantities(
+    where: str, reasons: Mapping[str, str], params: Sequence[str], order: int, projections: int
+) -> None:
+    """Each xfail key must name checks and quantities the case has (see :mod:`gradgold.xfail`)."""
+    from .xfail import xfail_key_problem
+
+    for key in reasons:
+        problem = xfail_key_problem(key, params, order, projections)
+        if problem:
+            raise CaseError(f"{where}: xfail key {key!r} {problem}")
 
 
 def _build(

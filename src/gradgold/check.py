@@ -39,9 +39,10 @@ from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
 from .exact import COMPLEX_PARTS, grid_of
 from .golden import DERIVATIVE_TENSORS, PROJECTIONS, Golden, GridData
-from .modes import MODES, case_modes, check_label, expected_failure, required
+from .modes import MODES, case_modes, check_label, required
 from .suite import Project, fresh_golden
 from .tolerance import conditioning, magnitude, rtol_override
+from .xfail import ExpectedFailure, expected_failure
 
 __all__ = [
     "CaseCheck",
@@ -584,6 +585,8 @@ class CaseCheck:
     mode: str = "reverse"
     device: str = "cpu"
     skipped: str = field(default="")
+    #: The quantities ``expected_failure`` is confined to (empty: the whole check).
+    xfail_quantities: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -602,23 +605,34 @@ class CaseCheck:
         """Whether every comparison passed (whatever was expected)."""
         return not self.problem and all(r.passed for r in self.results)
 
+    def expects(self, result: QuantityResult) -> bool:
+        """Whether a mismatch of ``result`` is the recorded failure (its quantity is covered)."""
+        return ExpectedFailure(self.expected_failure, self.xfail_quantities).covers(result.quantity)
+
+    @property
+    def unexpected(self) -> tuple[QuantityResult, ...]:
+        """The mismatches no ``xfail=`` records: all of them, or those outside its quantities."""
+        return tuple(r for r in self.results if not r.passed and not self.expects(r))
+
     @property
     def passed(self) -> bool:
         """Whether the outcome is the expected one: all comparisons pass, or, for a recorded torch
-        bug, some comparison fails (strictly: a torch fix makes this False until the case's
-        ``xfail=`` is removed). A skip is not a failure."""
+        bug, some comparison it covers fails and no other does (strictly: a torch fix makes this
+        False until the case's ``xfail=`` is removed). A skip is not a failure."""
         if self.problem:
             return False
         if self.skip_reason:
             return True
-        return not self.matched if self.expected_failure else self.matched
+        if self.expected_failure:
+            return not self.matched and not self.unexpected
+        return self.matched
 
     @property
     def status(self) -> str:
         """PASS, FAIL, SKIP, XFAIL (failed as recorded) or XPASS (a recorded failure no longer fails)."""
         if self.skip_reason and not self.problem:
             return "SKIP"
-        if self.expected_failure and not self.problem:
+        if self.expected_failure and not self.problem and not self.unexpected:
             return "XFAIL" if not self.matched else "XPASS"
         return "PASS" if self.passed else "FAIL"
 
@@ -676,11 +690,27 @@ def check_case(
     the case's ``xfail=`` describes its own function only, so it does not apply to ``fn``."""
     why = device_problem(device) if absent is None else absent
     why = why or dtype_problem(device, dtype)
-    xfail = expected_failure(case, dtype, mode) if fn is None else ""
+    xfail = expected_failure(case, dtype, mode) if fn is None else ExpectedFailure()
     if why:
-        return CaseCheck(case.id, dtype, mode=mode, device=device, skipped=why, expected_failure=xfail)
+        return CaseCheck(
+            case.id,
+            dtype,
+            mode=mode,
+            device=device,
+            skipped=why,
+            expected_failure=xfail.reason,
+            xfail_quantities=xfail.quantities,
+        )
     try:
         results = tuple(check_golden(case, golden, dtype, fn=fn, device=device, mode=mode))
     except GradgoldError as exc:
         return CaseCheck(case.id, dtype, problem=str(exc), mode=mode, device=device)
-    return CaseCheck(case.id, dtype, results, expected_failure=xfail, mode=mode, device=device)
+    return CaseCheck(
+        case.id,
+        dtype,
+        results,
+        expected_failure=xfail.reason,
+        mode=mode,
+        device=device,
+        xfail_quantities=xfail.quantities,
+    )

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["DEFAULT_MODES", "MODES", "case_modes", "check_label", "expected_failure", "unknown_modes"]
+__all__ = ["DEFAULT_MODES", "MODES", "case_modes", "check_label", "unknown_modes"]
 
 #: Every mode, in report order.
 MODES: tuple[str, ...] = ("reverse", "double_backward", "func", "forward", "compile")
@@ -62,19 +62,6 @@ def case_modes(case: Any, requested: Sequence[str] | None = None) -> tuple[str, 
 def required(case: Any, mode: str) -> bool:
     """Whether the case says ``mode`` must support its function (then "not applicable" fails)."""
     return mode in tuple(getattr(case, "require_modes", ()) or ())
-
-
-def expected_failure(case: Any, dtype: str, mode: str) -> str:
-    """Why torch is expected to fail ``case`` in ``dtype`` and ``mode`` ("" if it should pass).
-
-    ``xfail=`` keys, most specific first: ``"<dtype>-<mode>"`` (``"float64-reverse"``, the pytest
-    id's parameter), ``"<mode>"``, ``"<dtype>"``, ``"*"`` (a plain string reason means ``"*"``).
-    """
-    reasons = getattr(case, "xfail", {}) or {}
-    for key in (f"{dtype}-{mode}", mode, dtype, "*"):
-        if reasons.get(key):
-            return str(reasons[key])
-    return ""
 
 
 def check_label(dtype: str, mode: str, device: str = "cpu") -> str:
