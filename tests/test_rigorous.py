@@ -116,9 +116,12 @@ def test_an_exact_tie_rounds_half_to_even() -> None:
 
 
 def test_a_ball_straddling_a_rounding_boundary_asks_for_precision() -> None:
-    one = arb(1)
-    with pytest.raises(NeedPrecision, match="straddles"):
-        round_ball(one + arb("0 +/- 1e-17"), 30, "here")
+    old, ctx.prec = ctx.prec, 53  # its lower end rounds outward to 1 - 2^-53, a float64 below 1
+    try:
+        with pytest.raises(NeedPrecision, match="straddles"):
+            round_ball(arb(1) + arb("0 +/- 1e-17"), 30, "here")
+    finally:
+        ctx.prec = old
 
 
 def test_a_ball_beyond_the_float64_range_stores_infinity() -> None:
@@ -141,8 +144,11 @@ def test_a_value_below_the_float64_range_keeps_its_digits() -> None:
 
 
 def test_certified_digits_come_from_the_radius() -> None:
-    ctx.prec = 200
-    f, digits, n = round_ball(arb(1) / 3, 30, "here")
+    old, ctx.prec = ctx.prec, 200
+    try:
+        f, digits, n = round_ball(arb(1) / 3, 30, "here")
+    finally:
+        ctx.prec = old
     assert f == 1 / 3 and n == 30 and digits.startswith("0.3333333333")
 
 
@@ -392,3 +398,32 @@ def test_strategy_rigorous_fails_a_case_it_cannot_do_by_name(tmp_path: Path) -> 
     )
     check = gradgold_cli(tmp_path, "verify", "--offline", "r/tie")
     assert check.returncode == 0, check.stdout  # the exact tie passes the offline rounding rule
+
+
+# --- one pass for all inputs ----------------------------------------------------------------
+
+
+def test_one_jet_pass_gives_what_the_directional_passes_give() -> None:
+    """Gradient and Hessian (and the magnitude pass's majorants) in one pass of jets enclose the
+    same numbers as one directional pass per input or pair of inputs (polarization)."""
+    from gradgold.generation.rigorous.derivatives import Passes, jet_tensors, tensor_balls
+    from gradgold.generation.rigorous.magnitude import _MajorantPasses
+    from gradgold.generation.rigorous.reference import held_tree
+
+    wl = "Tanh[x . y] + Exp[x[[1]]] Abs[y[[2]]] + Max[x[[2]], y[[1]]]^2/(1 + x[[1]]^2) + Log[y[[1]]] x[[2]]"
+    c = _case(wl, [{"x": [0.5, -0.25], "y": [0.75, 0.0]}], order=2)
+    tree, point = held_tree(c), c.points[0]
+    old, ctx.prec = ctx.prec, 200
+    try:
+        for runner in (Passes, _MajorantPasses):
+            jets = jet_tensors(tree, c, point, 1, runner.majorant)
+            for k in (1, 2):
+                passes = tensor_balls(runner(tree, c, point, 0), k)
+                assert len(jets[k]) == len(passes) == 4**k
+                for e, (ours, theirs) in enumerate(zip(jets[k], passes, strict=True)):
+                    assert ours[0].rad() < 1e-50 and ours[0].overlaps(theirs[0]), (runner, k, e)
+        # a removable singularity at the point needs directional passes (limits): no jet pass
+        sinc = _case("Sin[Pi x]/(Pi x)", [{"x": 0.0}], order=2)
+        assert jet_tensors(held_tree(sinc), sinc, sinc.points[0], 1) == {}
+    finally:
+        ctx.prec = old

@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from flint import acb, acb_series, arb, arb_series, ctx
+from flint import acb, acb_series, arb, arb_mat, arb_series, ctx
 
 from ...cases import Case, Point
 from . import arrays as A
 from . import complexes as C
 from .balls import NeedTerms, Refusal, coefficient, lift
 from .evaluate import evaluate
+from .jets import Jet, JetUnavailable, MajorantJet
 from .tree import Expr
 
 __all__ = ["NeedTerms", "Passes", "quantity_balls", "tensor_balls", "value_balls"]
@@ -34,6 +35,9 @@ Balls = npt.NDArray[np.object_]  # arrays of arb
 
 class Passes:
     """Evaluates one tree at one point along directions, caching each (direction, order) pass."""
+
+    #: Whether the passes are the magnitude pass's majorants (its jets are then majorant jets).
+    majorant = False
 
     def __init__(self, tree: Expr, case: Case, point: Point, guard: int) -> None:
         self.tree, self.case, self.guard = tree, case, guard
@@ -157,6 +161,57 @@ def tensor_balls(p: Passes, k: int) -> list[list[arb]]:
     return full
 
 
+def jet_tensors(
+    tree: Expr, case: Case, point: Point, m: int, majorant: bool = False
+) -> dict[int, list[list[arb]]]:
+    """The gradient (and, for order 2, the Hessian) of all ``m`` outputs in one pass of
+    :class:`.jets.Jet` values (with ``majorant``, of the magnitude pass's majorants:
+    :class:`.jets.MajorantJet`), as :func:`tensor_balls` lays them out; {} where a jet pass does not
+    apply (a complex case, order above 2, no full Jacobian) or cannot be made (a removable
+    singularity...: :class:`.jets.JetUnavailable`), and the directional passes take over."""
+    if case.is_complex or not case.full_jacobian or case.order > 2:
+        return {}
+    x0 = [float(v) for p in case.params for v in np.asarray(point[p], dtype=np.float64).ravel()]
+    n = len(x0)
+    old_cap, old_second = ctx.cap, Jet.second
+    ctx.cap, Jet.second = case.order + 1, case.order == 2
+    try:
+        units = [arb_mat(1, n, [int(i == j) for j in range(n)]) for i in range(n)]
+        inputs: list[Any] = (
+            [MajorantJet(arb(x), abs(arb(x)), units[i]) for i, x in enumerate(x0)]
+            if majorant
+            else [Jet(arb(x), units[i]) for i, x in enumerate(x0)]
+        )
+        env: dict[str, Any] = {}
+        start = 0
+        for p in case.params:
+            shape = tuple(case.shapes[p])
+            size = math.prod(shape)
+            items = inputs[start : start + size]
+            env[case.wl_names[p]] = items[0] if not shape else A.obj_array(items, shape)
+            start += size
+        value = evaluate(tree, env)
+        if isinstance(value, (str, bool)):
+            return {}
+        lift_jet = MajorantJet.of if majorant else Jet.of
+        outputs = [lift_jet(v) for v in A.as_array(value).ravel()]
+    except (JetUnavailable, NeedTerms, ZeroDivisionError, ValueError, TypeError):
+        return {}
+    finally:
+        ctx.cap, Jet.second = old_cap, old_second
+    if len(outputs) != m:
+        return {}
+    zero = arb(0)
+    out = {1: [[o.g[0, e] if o.g is not None else zero for o in outputs] for e in range(n)]}
+    if case.order == 2:
+        out[2] = [
+            [o.h[min(i, j), max(i, j)] if o.h is not None else zero for o in outputs]
+            for i in range(n)
+            for j in range(n)
+        ]
+    return out
+
+
 def quantity_balls(
     tree: Expr, case: Case, point: Point, guard: int, passes: type[Passes] = Passes
 ) -> dict[str, tuple[tuple[int, ...], list[arb]]]:
@@ -168,9 +223,10 @@ def quantity_balls(
     out_shape, value = value_balls(p)
     result: dict[str, tuple[tuple[int, ...], list[arb]]] = {"value": (out_shape, value)}
     n, m = case.n_vars, len(value)
+    jets = jet_tensors(tree, case, point, m, passes.majorant) if guard == 0 else {}
     if case.full_jacobian:
         for k in range(1, case.order + 1):
-            t = tensor_balls(p, k)  # [entry][output]
+            t = jets[k] if k in jets else tensor_balls(p, k)  # [entry][output]
             flat = [t[e][o] for o in range(m) for e in range(len(t))]
             if k == 1:
                 start = 0

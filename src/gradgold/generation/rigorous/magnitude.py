@@ -223,6 +223,8 @@ class Majorant:
 class _MajorantPasses(Passes):
     """:class:`Passes` whose inputs are majorant pairs and whose coefficients are the majorant's."""
 
+    majorant = True  # gradients and Hessians in one pass: derivatives.jet_tensors
+
     def _run(self, u: tuple[float, ...], order: int) -> tuple[tuple[int, ...], list[Any]]:
         ctx.cap = order + 1 + self.guard
         env: dict[str, Any] = {}
