@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,11 @@ import gradgold as gg
 from gradgold.cases import Case
 from gradgold.check import check_golden, run_checks
 from gradgold.golden import Golden, GridData, read_golden, write_golden
+from gradgold.metadata import case_metadata
+from gradgold.modes import DEFAULT_MODES
 from gradgold.suite import Project, golden_path
 
-from .common import measure
+from .common import grid_points, make_case, measure, measure_interleaved, torch_golden
 
 #: Modules only the generator may load; the checker and ``import gradgold`` must not.
 FORBIDDEN = ("wolframclient", "mathics", "sympy", "zmq")
@@ -102,18 +105,8 @@ def trivial_golden(c: Case) -> Golden:
         digits={q: np.array([repr(float(v[0]))]) for q, v in numbers.items()},
         certified={q: np.array([30], dtype=np.int16) for q in numbers},
     )
-    meta = {
-        "id": c.id,
-        "wolfram": c.wolfram,
-        "program": "",
-        "engine": {"name": "bench", "version": ""},
-        "precision": 30,
-        "fingerprint": c.fingerprint(),
-        "params": [["x", []]],
-        "out_shape": [],
-        "grids": ["float64"],
-        "n_points": 1,
-    }
+    # The metadata the case implies (what freshness compares), plus what only a generator knows.
+    meta = case_metadata(c) | {"program": "", "engine": {"name": "bench", "version": ""}, "out_shape": []}
     return Golden(meta=meta, grids={"float64": grid})
 
 
@@ -132,19 +125,29 @@ def _checked(cases: list[Case], goldens: list[Golden]) -> None:
 
 def per_case_overhead(k: int, repeat: int) -> dict[str, Any]:
     """Per case: bare torch, ``check_golden`` in memory, and ``run_checks`` reading goldens from
-    disk (what ``gradgold check`` does); the overheads are the gaps to bare torch."""
+    disk (what ``gradgold check`` does); the overheads are the gaps to bare torch. CPU time of this
+    process (``clock``): on a shared machine wall time measures the other processes' load."""
     cases = trivial_cases(k)
     goldens = [trivial_golden(c) for c in cases]
-    bare = measure(lambda: _bare(cases, goldens), repeat=repeat, budget_s=5)
-    mem = measure(lambda: _checked(cases, goldens), repeat=repeat, budget_s=5)
+    clock = time.process_time
+    bare = measure(lambda: _bare(cases, goldens), repeat=repeat, budget_s=5, clock=clock)
+    mem = measure(lambda: _checked(cases, goldens), repeat=repeat, budget_s=5, clock=clock)
     with tempfile.TemporaryDirectory() as tmp:
         project = Project(Path(tmp), Path(tmp))
         for c, g in zip(cases, goldens, strict=True):
             write_golden(golden_path(project, c.id), g)
-        disk = measure(lambda: run_checks(project, cases, dtypes=["float64"]), repeat=repeat, budget_s=8)
+        disk = measure(
+            lambda: run_checks(project, cases, dtypes=["float64"]), repeat=repeat, budget_s=8, clock=clock
+        )
+        reverse = measure(
+            lambda: run_checks(project, cases, dtypes=["float64"], modes=["reverse"]),
+            repeat=repeat,
+            budget_s=8,
+            clock=clock,
+        )
         paths = [golden_path(project, c.id) for c in cases]
-        read = measure(lambda: [read_golden(p) for p in paths], repeat=repeat, budget_s=5)
-        prints = measure(lambda: [c.fingerprint() for c in cases], repeat=repeat, budget_s=5)
+        read = measure(lambda: [read_golden(p) for p in paths], repeat=repeat, budget_s=5, clock=clock)
+        prints = measure(lambda: [c.fingerprint() for c in cases], repeat=repeat, budget_s=5, clock=clock)
         checks = run_checks(project, cases, dtypes=["float64"])
         if not all(r.passed for r in checks):
             raise RuntimeError("a trivial case failed from disk")
@@ -155,11 +158,98 @@ def per_case_overhead(k: int, repeat: int) -> dict[str, Any]:
         "run_checks_from_disk_per_case_s": disk.median / k,
         "overhead_in_memory_per_case_s": (mem.median - bare.median) / k,
         "overhead_from_disk_per_case_s": (disk.median - bare.median) / k,
+        "run_checks_reverse_only_from_disk_per_case_s": reverse.median / k,
+        "clock": "process_time",
         "of_which_read_golden_per_case_s": read.median / k,
         "of_which_fingerprint_per_case_s": prints.median / k,
         # run_checks checks every execution mode a case allows; bare torch does one reverse pass.
         "checks_per_case": len(checks) / k,
     }
+
+
+class _CustomExp(torch.autograd.Function):
+    """exp with a hand-written backward and nothing else (no ``setup_context``, no ``jvp``): torch
+    refuses the ``func`` and ``forward`` modes for it, as for many custom Functions in the wild."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        y = torch.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
+def _logsumexp(x: torch.Tensor) -> torch.Tensor:
+    return torch.logsumexp(x, 0)
+
+
+def _custom_exp_sum(x: torch.Tensor) -> torch.Tensor:
+    out: torch.Tensor = _CustomExp.apply(x)
+    return out.sum()
+
+
+#: Small-case subjects: (name, function, what torch does with the four default modes).
+SMALL_SUBJECTS: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], str], ...] = (
+    ("logsumexp", _logsumexp, "every mode runs"),
+    ("custom_exp", _custom_exp_sum, "torch refuses func and forward"),
+)
+
+
+def _small_methods(fn: Callable[[torch.Tensor], torch.Tensor], n: int, points: int) -> dict[str, Any]:
+    """gradgold (default modes, reverse only) and gradcheck (default, fast_mode) on the same
+    ``points`` points of ``n`` inputs, float64; the references are torch's (as in benchmark 1)."""
+    pts = [grid_points({"x": (n,)}, seed=100 * n + s) for s in range(points)]
+    case = replace(make_case(fn.__name__.strip("_"), fn, "x", pts[0]), points=tuple(pts))
+    golden = torch_golden(case, pts)
+    for mode in DEFAULT_MODES:
+        bad = [r.message for r in check_golden(case, golden, "float64", mode=mode) if not r.passed]
+        if bad:
+            raise RuntimeError(f"{fn.__name__} n={n} {mode}: the correct function fails: {bad[0]}")
+    xs = [torch.tensor(p["x"], dtype=torch.float64, requires_grad=True) for p in pts]
+    return {
+        "gradgold_default_modes": lambda: [
+            check_golden(case, golden, "float64", mode=m) for m in DEFAULT_MODES
+        ],
+        "gradgold_reverse": lambda: check_golden(case, golden, "float64", mode="reverse"),
+        "gradcheck": lambda: [torch.autograd.gradcheck(fn, (x,)) for x in xs],
+        "gradcheck_fast": lambda: [torch.autograd.gradcheck(fn, (x,), fast_mode=True) for x in xs],
+    }
+
+
+def small_case_cost(
+    repeat: int, sizes: tuple[int, ...] = (8, 16, 32), points: int = 4
+) -> list[dict[str, Any]]:
+    """Issue 16's small-case targets, side by side in one process: the default-mode check of a
+    case (``points`` points of n inputs) against gradcheck at the same points, and the reverse-only
+    check against gradcheck's fast_mode. CPU time of this process (one torch thread), medians of
+    interleaved runs, so the load of other processes on a shared machine inflates no method."""
+    rows = []
+    for name, fn, note in SMALL_SUBJECTS:
+        for n in sizes:
+            timed = measure_interleaved(
+                _small_methods(fn, n, points), repeat=repeat, budget_s=3.0, clock=time.process_time
+            )
+            med = {k: t.median for k, t in timed.items()}
+            rows.append(
+                {
+                    "subject": name,
+                    "note": note,
+                    "inputs": n,
+                    "points": points,
+                    "cpu_s": {k: t.record() for k, t in timed.items()},
+                    "default_over_gradcheck": med["gradgold_default_modes"] / med["gradcheck"],
+                    "reverse_over_fast_mode": med["gradgold_reverse"] / med["gradcheck_fast"],
+                }
+            )
+            print(
+                f"  small {name:10s} n={n:2d} " + " ".join(f"{k}={v * 1e3:.2f}ms" for k, v in med.items()),
+                flush=True,
+            )
+    return rows
 
 
 # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child of the

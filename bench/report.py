@@ -81,6 +81,7 @@ def goals(res: dict[str, Any]) -> list[tuple[str, str, str]]:
             + ("met" if pc["overhead_from_disk_per_case_s"] <= 1e-3 else "MISSED")
             + f" from disk ({pc.get('checks_per_case', 1):g} mode checks per case)",
         ),
+        *_issue16_goals(res),
         (
             "importing the checker adds <= 50 ms to import torch",
             f"{imp['added_by_checker'] * 1e3:.0f} ms (gradgold + gradgold.check after torch)",
@@ -250,6 +251,70 @@ def generator_section(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _issue16_goals(res: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Issue 16's checker-cost targets, from the small-case and per-case sections."""
+    small, pc = res.get("small_cases"), res.get("per_case", {})
+    if not small:
+        return [("issue 16: small-case checker cost", "not measured in this run", "not measured")]
+    at16 = [r for r in small if r["inputs"] == 16]
+    default = ", ".join(f"{r['subject']} {r['default_over_gradcheck']:.2f}x" for r in at16)
+    reverse = [r["reverse_over_fast_mode"] for r in small]
+    disk = pc.get("run_checks_from_disk_per_case_s")
+    return [
+        (
+            "default-mode check of a small case (4 points x 16 inputs) <= gradcheck (issue 16)",
+            f"gradgold / gradcheck, CPU time: {default}",
+            "met"
+            if all(r["default_over_gradcheck"] <= 1 for r in at16)
+            else "MISSED for " + ", ".join(r["subject"] for r in at16 if r["default_over_gradcheck"] > 1),
+        ),
+        (
+            "reverse-only check <= gradcheck fast_mode at 8-32 inputs (issue 16)",
+            f"gradgold / fast_mode from {min(reverse):.2f}x to {max(reverse):.2f}x",
+            "met" if max(reverse) <= 1 else "MISSED",
+        ),
+        (
+            "<= 0.5 ms per case from disk (issue 16)",
+            f"{disk * 1e3:.2f} ms per trivial case, {pc.get('checks_per_case', 1):g} mode checks "
+            f"({pc.get('run_checks_reverse_only_from_disk_per_case_s', float('nan')) * 1e3:.2f} ms "
+            "reverse only)"
+            if disk is not None
+            else "not measured",
+            "met" if disk is not None and disk <= 5e-4 else "MISSED",
+        ),
+    ]
+
+
+def small_cases_section(res: dict[str, Any]) -> str:
+    """The small-case table: each method's CPU time and the two ratios issue 16 sets targets for."""
+    rows = []
+    for r in res["small_cases"]:
+        t = {k: v["median_s"] for k, v in r["cpu_s"].items()}
+        rows.append(
+            [
+                f"{r['subject']} ({r['note']})",
+                r["inputs"],
+                f"{t['gradgold_default_modes'] * 1e3:.2f}",
+                f"{t['gradcheck'] * 1e3:.2f}",
+                _x(r["default_over_gradcheck"]),
+                f"{t['gradgold_reverse'] * 1e3:.2f}",
+                f"{t['gradcheck_fast'] * 1e3:.2f}",
+                _x(r["reverse_over_fast_mode"]),
+            ]
+        )
+    head = [
+        "function",
+        "inputs",
+        "gradgold, 4 default modes (ms)",
+        "gradcheck (ms)",
+        "ratio",
+        "gradgold reverse (ms)",
+        "fast_mode (ms)",
+        "ratio",
+    ]
+    return _table(head, rows)
+
+
 def overhead_section(res: dict[str, Any]) -> str:
     imp, pc, mem, fp = res["imports"], res["per_case"], res["memory"], res["footprint"]
     per_case_checks = pc.get("checks_per_case", 1)
@@ -279,6 +344,17 @@ def overhead_section(res: dict[str, Any]) -> str:
             "(reverse, double_backward, func, forward), against one reverse pass for bare torch, so per "
             f"check it costs {pc['run_checks_from_disk_per_case_s'] / per_case_checks * 1e6:.0f} us.",
             "",
+            "Small cases (issue 16), 4 points each, float64, CPU time of the bench process (one torch "
+            "thread; medians of interleaved runs): a gradgold check in the four default modes against "
+            "`gradcheck` at the same points, and in reverse mode alone against `gradcheck(fast_mode=True)`. "
+            "A ratio below 1 means gradgold is cheaper. A mode torch refuses for a function is tried at "
+            "the first point only; forward mode runs one dual-number pass per input (batching the "
+            "tangents with vmap would change torch's numbers, see the note below the table).",
+            "",
+            _safe(small_cases_section, res),
+            "",
+            _safe(batching_note, res),
+            "",
             "Peak memory (VmHWM, fresh processes): a process that imports torch "
             f"{mem['torch_only']['peak_kib'] / 1024:.0f} MiB; "
             f"one that also checks the built-in suite {mem['check']['peak_kib'] / 1024:.0f} MiB "
@@ -299,6 +375,14 @@ def overhead_section(res: dict[str, Any]) -> str:
             + ".",
         ]
     )
+
+
+def batching_note(res: dict[str, Any]) -> str:
+    """What the batching measurement found (``batching`` in the results, measured apart)."""
+    b = res.get("batching")
+    if not b:
+        return "Batching: not measured in this run."
+    return str(b["text"])
 
 
 def _suites(sizes: dict[str, int]) -> list[list[Any]]:

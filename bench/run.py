@@ -33,7 +33,13 @@ import torch  # noqa: E402
 
 from bench.cost import run_cost  # noqa: E402
 from bench.generator import symbolic, throughput  # noqa: E402
-from bench.overhead import footprint, import_times, peak_memory, per_case_overhead  # noqa: E402
+from bench.overhead import (  # noqa: E402
+    footprint,
+    import_times,
+    peak_memory,
+    per_case_overhead,
+    small_case_cost,
+)
 from bench.report import write_report  # noqa: E402
 from bench.sensitivity import (  # noqa: E402
     batched,
@@ -129,37 +135,48 @@ def _section(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> None:
     results["section_seconds"][name] = time.perf_counter() - start
 
 
-def run(cfg: Config) -> dict[str, Any]:
-    results: dict[str, Any] = {
-        "machine": machine(),
-        "config": asdict(cfg),
-        "section_seconds": {},
-        "section_errors": {},
-    }
+def sections(cfg: Config) -> dict[str, Callable[[], Any]]:
+    """Every section of the bench, by name, in run order."""
     ns = list(cfg.ns)
-    _section(results, "cost", lambda: run_cost(ns, cfg.repeat, cfg.cap_s))
 
     def sensitivity() -> dict[str, Any]:
         subjects, info = engine_subjects(budget_s=60)
         rows = sweep([*seed_subjects(ROOT), mlp_subject(), *subjects])
         return {"rows": rows, "engine": info, "epsilons": [10.0**-k for k in range(1, 15)]}
 
-    _section(results, "sensitivity", sensitivity)
-    _section(results, "batched", batched)
-    _section(results, "one_entry_per_size", lambda: entry_per_size(ns, cfg.entry_slow_max_size))
-    _section(results, "false_positives", lambda: false_positives(ROOT))
-    _section(
-        results,
-        "throughput",
-        lambda: [
+    return {
+        "cost": lambda: run_cost(ns, cfg.repeat, cfg.cap_s),
+        "sensitivity": sensitivity,
+        "batched": batched,
+        "one_entry_per_size": lambda: entry_per_size(ns, cfg.entry_slow_max_size),
+        "false_positives": lambda: false_positives(ROOT),
+        "throughput": lambda: [
             throughput(ROOT, j, cfg.throughput_only, cfg.throughput_deadline_s) for j in cfg.throughput_jobs
         ],
-    )
-    _section(results, "symbolic", lambda: [symbolic(w, list(n), d) for w, n, d in cfg.symbolic])
-    _section(results, "imports", lambda: import_times(cfg.import_repeat))
-    _section(results, "per_case", lambda: per_case_overhead(cfg.trivial_cases, cfg.repeat))
-    _section(results, "memory", lambda: peak_memory(ROOT))
-    _section(results, "footprint", lambda: footprint(ROOT))
+        "symbolic": lambda: [symbolic(w, list(n), d) for w, n, d in cfg.symbolic],
+        "imports": lambda: import_times(cfg.import_repeat),
+        "per_case": lambda: per_case_overhead(cfg.trivial_cases, cfg.repeat),
+        "small_cases": lambda: small_case_cost(cfg.repeat),
+        "memory": lambda: peak_memory(ROOT),
+        "footprint": lambda: footprint(ROOT),
+    }
+
+
+def run(cfg: Config, only: list[str] | None = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run every section, or only those named, into the previous results (whose other sections
+    and machine line stay; each re-measured section records its machine under ``remeasured``)."""
+    results: dict[str, Any] = previous or {
+        "machine": machine(),
+        "config": asdict(cfg),
+        "section_seconds": {},
+        "section_errors": {},
+    }
+    for name, fn in sections(cfg).items():
+        if only is None or name in only:
+            results["section_errors"].pop(name, None)
+            _section(results, name, fn)
+            if only is not None:
+                results.setdefault("remeasured", {})[name] = machine()
     return results
 
 
@@ -167,14 +184,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, written to a temp dir")
     parser.add_argument("--out", type=Path, default=None, help="output directory (default bench/)")
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated sections to re-measure into results.json (e.g. small_cases,per_case)",
+    )
     args = parser.parse_args(argv)
     out = args.out or (Path(tempfile.gettempdir()) / "gradgold-bench-quick" if args.quick else HERE)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(TORCH_THREADS)
+    cfg = QUICK if args.quick else FULL
+    only = args.only.split(",") if args.only else None
+    unknown = sorted(set(only or ()) - set(sections(cfg)))
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r}; sections: {', '.join(sections(cfg))}")
+    previous = json.loads((out / "results.json").read_text()) if only else None
     start = time.perf_counter()
-    results = run(QUICK if args.quick else FULL)
-    results["mode"] = "quick" if args.quick else "full"
-    results["total_seconds"] = time.perf_counter() - start
+    results = run(cfg, only, previous)
+    if only is None:
+        results["mode"] = "quick" if args.quick else "full"
+        results["total_seconds"] = time.perf_counter() - start
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     write_report(results, out)
     print(

@@ -74,3 +74,21 @@ def test_the_batched_row_catches_one_small_wrong_entry_among_16() -> None:
     assert rows["gradgold_float64"]["smallest_entry"]["floor"] == 1e-13
     assert rows["gradgold_float32"]["smallest_entry"]["floor"] == 1e-5
     assert rows["gradcheck"]["smallest_entry"]["floor"] is None
+
+
+def test_small_case_and_per_case_sections_run_and_render() -> None:
+    """Issue 16's checker-cost rows: both subjects pass every default mode (the custom Function's
+    func and forward modes are refused, not failed), and the per-case goldens are fresh."""
+    from bench.overhead import per_case_overhead, small_case_cost
+    from bench.report import _issue16_goals, small_cases_section
+
+    rows = small_case_cost(repeat=1, sizes=(8,), points=2)
+    assert [r["subject"] for r in rows] == ["logsumexp", "custom_exp"]
+    assert all(r["default_over_gradcheck"] > 0 and r["reverse_over_fast_mode"] > 0 for r in rows)
+    per_case = per_case_overhead(3, 1)  # raises if a trivial golden is stale or a check fails
+    assert per_case["checks_per_case"] == 4
+    assert "custom_exp" in small_cases_section({"small_cases": rows})
+    goals = _issue16_goals({"small_cases": [dict(r, inputs=16) for r in rows], "per_case": per_case})
+    assert len(goals) == 3 and all(
+        status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals
+    )

@@ -112,6 +112,51 @@ def test_a_mode_that_cannot_run_the_function_is_not_applicable() -> None:
             assert fragment in r.skipped and r.record()["skipped"] == r.skipped
 
 
+def _sine3(require: tuple[str, ...] = ()) -> tuple[Any, Any]:
+    """The sine case at three points (a required mode optional), and its exact golden."""
+    pts = [{"w": 1.0, "z": z} for z in (2.0, 0.5, -1.0)]
+    case = set_attr(make_case(SINE.fn, pts, name="sine"), require_modes=require)
+    golden = make_golden(
+        case,
+        {
+            "value": [1 + math.sin(2 * p["z"]) for p in pts],
+            "grad/w": [1.0] * 3,
+            "grad/z": [2 * math.cos(2 * p["z"]) for p in pts],
+        },
+    )
+    return case, golden
+
+
+@pytest.mark.parametrize("mode", ["func", "forward"])
+def test_a_refused_mode_is_tried_at_the_first_point_only(mode: str) -> None:
+    """torch's refusal is a property of the function, mode and dtype: the other points skip the
+    derivative with the same reason, without running torch's transform again (the value is still
+    computed and compared at every point)."""
+    case, golden = _sine3()
+    calls: list[int] = []
+
+    def old(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        calls.append(1)
+        return _OldStyle.apply(case.fn(w, z))
+
+    results = check_golden(case, golden, "float64", old, mode=mode)
+    assert len(calls) == 3 + 1  # one forward per point, one refused attempt at point 0
+    assert [r.quantity for r in results if not r.skipped] == ["value"] * 3
+    reasons = {r.skipped for r in results if r.skipped}
+    assert len(reasons) == 1 and next(iter(reasons)).startswith(f"not applicable: mode {mode} cannot run")
+
+
+def test_a_required_mode_that_cannot_run_fails_at_every_point() -> None:
+    case, golden = _sine3(require=("forward",))
+
+    def old(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return _OldStyle.apply(case.fn(w, z))
+
+    results = check_golden(case, golden, "float64", old, mode="forward")
+    assert [r.passed for r in results] == [True, False, False] * 3
+    assert all("You must implement the jvp function" in r.message for r in results if not r.passed)
+
+
 def test_a_required_mode_that_cannot_run_fails() -> None:
     case = set_attr(make_case(SINE.fn, [{"w": 1.0, "z": 2.0}], name="sine"), require_modes=("forward",))
 

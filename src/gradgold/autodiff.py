@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -212,14 +212,20 @@ class ForwardEngine(Differentiator):
     """Forward mode: dual numbers (``torch.autograd.forward_ad``) for first order, one tangent per
     variable or direction; nested ``torch.func.jvp`` for higher orders (forward_ad cannot nest)."""
 
-    def _tangent(self, v: torch.Tensor) -> torch.Tensor:
-        parts = _split(v, self.shapes)
+    def _tangents(self, vs: Iterable[torch.Tensor]) -> torch.Tensor:
+        """The output's tangent along each of ``vs`` (stacked on a new first axis), one dual
+        forward pass each. The passes share one dual level: entering a level (and the warnings
+        filter) for each cost more than the pass itself for a small function, and the passes are
+        the same either way (each makes fresh duals of the point and reads its own tangent)."""
+        found = []
         with _quiet(), fwad.dual_level():
-            duals = [_make_dual(x.detach(), t) for x, t in zip(self.xs, parts, strict=True)]
-            out = self.fn(*duals)
-            tangent = _tangent_of(out)
-            result = torch.zeros_like(out) if tangent is None else tangent.clone()
-        return result.detach()
+            for v in vs:
+                parts = _split(v, self.shapes)
+                duals = [_make_dual(x.detach(), t) for x, t in zip(self.xs, parts, strict=True)]
+                out = self.fn(*duals)
+                tangent = _tangent_of(out)
+                found.append((torch.zeros_like(out) if tangent is None else tangent.clone()).detach())
+        return torch.stack(found)
 
     def _nested(self, vs: Sequence[torch.Tensor]) -> torch.Tensor:
         """The derivative along ``vs[0]``, ``vs[1]``, ... by jvp of jvp."""
@@ -237,7 +243,7 @@ class ForwardEngine(Differentiator):
     def full(self, k: int) -> torch.Tensor:
         basis = torch.eye(self.n, dtype=self.out.dtype, device=self.out.device)
         if k == 1:
-            return torch.stack([self._tangent(e) for e in basis], dim=-1)
+            return torch.movedim(self._tangents(basis), 0, -1)
         entries = [
             self._nested([basis[i] for i in idx]) for idx in itertools.product(range(self.n), repeat=k)
         ]
@@ -246,7 +252,7 @@ class ForwardEngine(Differentiator):
 
     def proj(self, k: int, directions: torch.Tensor) -> torch.Tensor:
         if k == 1:
-            return torch.stack([self._tangent(v) for v in directions])
+            return self._tangents(directions)
         return torch.stack([self._nested([v, v]) for v in directions])
 
 

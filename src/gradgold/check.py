@@ -5,7 +5,8 @@ returns something other than a tensor of the golden's shape and dtype, or return
 check with a message, never a crash of the run. Each check is one case in one dtype, one execution
 mode (:mod:`gradgold.modes`) and one device; a mode that cannot run the function (torch says so:
 no jvp, no vmap support, ...) makes its quantities *not applicable*, a skip with torch's reason,
-unless the case lists the mode in ``require_modes=``.
+unless the case lists the mode in ``require_modes=``. Such a refusal is learned at the first point
+and not tried again at the others (the value is still computed and compared at every point).
 
 Quantities, as the golden names them: ``value``, ``grad/<param>`` (Jacobian), ``hessian``, ``d3``,
 ``d4`` (over the N flattened variables), ``proj/grad`` and ``proj/hess`` (along the golden's
@@ -186,8 +187,9 @@ def check_golden(
     _check_quantities(ctx)
     func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, params)
     results: list[QuantityResult] = []
+    refused: dict[tuple[str, int], str] = {}  # learned at the first point, for the others
     for i in range(data.n_points):
-        results += _check_point(ctx, i, func)
+        results += _check_point(ctx, i, func, refused)
     return results
 
 
@@ -272,7 +274,9 @@ def _inputs_text(ctx: _Context, i: int) -> str:
     return ", ".join(f"{p}={shown(p)}" for p in ctx.params)
 
 
-def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[QuantityResult]:
+def _check_point(
+    ctx: _Context, i: int, fn: Callable[..., Any], refused: dict[tuple[str, int], str]
+) -> list[QuantityResult]:
     names = [q for q in ctx.data.numbers]
     tdtype = _DTYPES[ctx.dtype]
     xs = [
@@ -298,7 +302,7 @@ def _check_point(ctx: _Context, i: int, fn: Callable[..., Any]) -> list[Quantity
         return results + [_failed(ctx, i, n, why) for n in names if n != "value"]
     engine = engine_for(ctx.mode, fn, xs, out)
     for level, quantities in _levels(ctx):
-        results += _check_level(ctx, i, engine, level, quantities)
+        results += _check_level(ctx, i, engine, level, quantities, refused)
     return _with_suspect(results)
 
 
@@ -315,14 +319,29 @@ def _levels(ctx: _Context) -> list[tuple[tuple[str, int], list[str]]]:
 
 
 def _check_level(
-    ctx: _Context, i: int, engine: Differentiator, level: tuple[str, int], quantities: list[str]
+    ctx: _Context,
+    i: int,
+    engine: Differentiator,
+    level: tuple[str, int],
+    quantities: list[str],
+    refused: dict[tuple[str, int], str],
 ) -> list[QuantityResult]:
-    """Compute one derivative and compare each quantity it answers; an error is charged to them."""
+    """Compute one derivative and compare each quantity it answers; an error is charged to them.
+
+    A derivative the mode refused at an earlier point of this check (``refused``) is not tried
+    again: torch refuses for want of a formula or a transform rule (no jvp, no vmap support, no
+    double backward), a property of the function, the mode and the dtype, not of the point, and
+    trying cost as much as a check of its own at every point."""
     kind, k = level
+    if level in refused:
+        return [_skipped(ctx, i, q, refused[level]) for q in quantities]
     try:
         got = engine.full(k) if kind == "full" else engine.proj(k, _direction_tensor(ctx))
     except Exception as exc:
-        return _level_error(ctx, i, quantities, exc, first_order=level == ("full", 1))
+        results = _level_error(ctx, i, quantities, exc, first_order=level == ("full", 1))
+        if results and results[0].skipped:
+            refused[level] = results[0].skipped
+        return results
     if kind == "full" and k == 1:
         return [_compare(ctx, i, q, part) for q, part in zip(quantities, _by_param(ctx, got), strict=True)]
     return [_compare(ctx, i, quantities[0], got)]

@@ -70,38 +70,51 @@ def compare(
     :mod:`gradgold.tolerance` (None: 0, and ``|ref|``). A complex dtype is compared part by part,
     in the dtype of its parts."""
     allow = allowance(ref, dtype, rtol_ulps, atol_ulps, cond, magnitude)
-    relative, allowed, rtol = allow.relative, allow.total, allow.rtol
-    with np.errstate(invalid="ignore", over="ignore"):
-        # An infinite reference (an exact value beyond the float64 range) is matched exactly.
-        infinite = np.isinf(ref)
-        diff = np.where(infinite & (got == ref), 0.0, np.abs(got - ref))
-        diff = np.where(infinite & (got != ref), np.inf, diff)
+    relative, allowed = allow.relative, allow.total
+    if not ref.size:
+        return Comparison(True, 0, 0, 0.0, 0.0, 0.0, (), 0.0, allow.rtol, "")
+    # One pass of numpy calls, each over the whole array: the checker compares every quantity at
+    # every point in every mode, so this function's constant cost is most of the checker's own.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(got - ref)
         # (an infinite allowance, from an overflowing conditioning, still never passes an infinity)
-        allowed = np.where(infinite, 0.0, np.minimum(allowed, np.finfo(np.float64).max))
-        relative = np.where(infinite, 0.0, relative)
-        bad = ~(diff <= allowed)  # NaN compares False: a mismatch
-        absolute_used = int(np.count_nonzero(~bad & (diff > relative)))
-        rel = np.where(
-            ref != 0, diff / np.abs(np.where(ref != 0, ref, 1.0)), np.where(diff == 0, 0.0, np.inf)
-        )
-        in_ulps = ulps(diff, ref, dtype)
-    # Worst element: the one furthest beyond its allowance (NaN counts as infinitely far).
-    excess = np.where(np.isnan(diff), np.inf, diff / (allowed + 1e-300))
-    flat = int(np.argmax(excess)) if ref.size else 0
+        allowed = np.minimum(allowed, np.finfo(np.float64).max)
+        infinite = np.isinf(ref)
+        if infinite.any():
+            # An infinite reference (an exact value beyond the float64 range) is matched exactly.
+            diff = np.where(infinite, np.where(got == ref, 0.0, np.inf), diff)
+            allowed = np.where(infinite, 0.0, allowed)
+            relative = np.where(infinite, 0.0, relative)
+        ok = diff <= allowed  # NaN compares False: a mismatch
+        mismatched = ref.size - int(np.count_nonzero(ok))
+        absolute_used = int(np.count_nonzero(ok & (diff > relative)))
+        finite = bool(np.isfinite(diff).all())
+        # Worst element: the one furthest beyond its allowance (NaN counts as infinitely far).
+        excess = diff / (allowed + 1e-300)
+        if not finite:
+            excess = np.where(np.isnan(diff), np.inf, excess)
+        flat = int(np.argmax(excess))
+        in_ulps = ulps(diff, ref, dtype) if finite or mismatched else diff
+        if finite:
+            # diff / |ref|, 0 where diff is 0 and infinite where ref alone is 0.
+            rel = np.divide(diff, np.abs(ref), out=np.zeros_like(diff), where=diff != 0)
+            max_abs, max_rel, max_ulp = float(diff.max()), float(rel.max()), float(in_ulps.max())
+        else:
+            max_abs = max_rel = max_ulp = float("nan")
     worst = tuple(int(i) for i in np.unravel_index(flat, ref.shape)) if ref.shape else ()
     return Comparison(
-        passed=not bool(np.any(bad)),
+        passed=not mismatched,
         n=int(ref.size),
-        mismatched=int(np.count_nonzero(bad)),
-        max_abs_err=float(np.max(diff)) if np.all(np.isfinite(diff)) else float("nan"),
-        max_rel_err=float(np.max(rel)) if np.all(np.isfinite(diff)) else float("nan"),
-        max_ulp_err=float(np.max(in_ulps)) if np.all(np.isfinite(diff)) else float("nan"),
+        mismatched=mismatched,
+        max_abs_err=max_abs,
+        max_rel_err=max_rel,
+        max_ulp_err=max_ulp,
         worst_index=worst,
-        allowed_abs=float(allowed.flat[flat]) if ref.size else 0.0,
-        allowed_rel=rtol,
-        table=_table(got, ref, diff, in_ulps, np.where(bad, excess, -np.inf), allowed) if np.any(bad) else "",
+        allowed_abs=float(allowed.flat[flat]),
+        allowed_rel=allow.rtol,
+        table=_table(got, ref, diff, in_ulps, np.where(ok, -np.inf, excess), allowed) if mismatched else "",
         absolute_used=absolute_used,
-        worst_err=float(diff.flat[flat]) if ref.size else 0.0,
+        worst_err=float(diff.flat[flat]),
     )
 
 
