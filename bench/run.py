@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench.batching import batching  # noqa: E402
 from bench.cost import run_cost  # noqa: E402
 from bench.generator import symbolic, throughput  # noqa: E402
 from bench.overhead import (  # noqa: E402
@@ -72,6 +73,8 @@ class Config:
     throughput_deadline_s: float
     trivial_cases: int
     import_repeat: int
+    #: Suites whose cases the batching evidence covers (empty: all).
+    batching_suites: tuple[str, ...] = ()
 
 
 FULL = Config(
@@ -97,6 +100,7 @@ QUICK = Config(
     throughput_deadline_s=60.0,
     trivial_cases=200,
     import_repeat=2,
+    batching_suites=("seed",),
 )
 
 
@@ -157,6 +161,7 @@ def sections(cfg: Config) -> dict[str, Callable[[], Any]]:
         "imports": lambda: import_times(cfg.import_repeat),
         "per_case": lambda: per_case_overhead(cfg.trivial_cases, cfg.repeat),
         "small_cases": lambda: small_case_cost(cfg.repeat),
+        "batching": lambda: batching(ROOT, cfg.batching_suites),
         "memory": lambda: peak_memory(ROOT),
         "footprint": lambda: footprint(ROOT),
     }
@@ -206,11 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         results["total_seconds"] = time.perf_counter() - start
     (out / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     write_report(results, out)
-    print(
-        f"bench: {results['mode']} run took {results['total_seconds']:.0f} s; wrote {out}/results.json, "
-        f"RESULTS.md and plots",
-        flush=True,
-    )
+    took = time.perf_counter() - start
+    print(f"bench: took {took:.0f} s; wrote {out}/results.json, RESULTS.md and plots", flush=True)
     return 0
 
 
