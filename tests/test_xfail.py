@@ -98,20 +98,48 @@ def declare(name, fn, xfail):
 declare("recorded", wrong_second, {"hessian": "second-order bug (pytorch/pytorch#2)"})
 declare("forward_only", wrong_second, {"forward-hessian": "forward-mode bug"})
 declare("fixed", torch.sin, {"hessian": "second-order bug (pytorch/pytorch#2)"})
+
+
+class NoJvp(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.sin(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved_tensors
+        return g * torch.cos(x)
+
+
+# forward mode cannot run it at all: a skip, whatever its xfail= records for that mode
+@gg.case(
+    wolfram="Sin[x]",
+    points=[{"x": 0.5}],
+    name="no_forward",
+    order=2,
+    dtypes=["float64"],
+    modes=["reverse", "forward"],
+    xfail={"forward-hessian": "forward-mode bug"},
+)
+def no_forward(x):
+    return NoJvp.apply(x)
 """
 
 
 @pytest.fixture(scope="module")
 def quantity_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project whose three order-2 cases record a Hessian bug: present, present in every mode but
-    recorded for one, and fixed."""
+    """A project whose order-2 cases record a Hessian bug: present, present in every mode but
+    recorded for one, fixed, and in a mode that cannot run the function."""
     from conftest import PYPROJECT, generate_goldens
 
     root = tmp_path_factory.mktemp("quantity-xfail")
     (root / "pyproject.toml").write_text(PYPROJECT)
     (root / "golden").mkdir()
     (root / "golden" / "q.py").write_text(QUANTITY_CASES)
-    assert generate_goldens(root) == ["generated q/recorded", "generated q/forward_only", "generated q/fixed"]
+    assert generate_goldens(root) == [
+        f"generated q/{n}" for n in ("recorded", "forward_only", "fixed", "no_forward")
+    ]
     return root
 
 
@@ -129,7 +157,9 @@ def test_cli_judges_an_expected_failure_by_its_quantity(quantity_project: Path) 
     # strict: a recorded quantity that passes fails the check
     assert "XPASS q/fixed [float64-reverse]" in out
     assert "expected to fail in hessian (second-order bug (pytorch/pytorch#2)) but passed" in out
-    assert "0 passed, 7 failed, 5 xfailed" in out
+    assert "PASS  q/no_forward [float64-reverse]" in out
+    assert "SKIP  q/no_forward [float64-forward]" in out
+    assert "1 passed, 7 failed, 5 xfailed, 1 skipped" in out
 
 
 def test_pytest_judges_an_expected_failure_by_its_quantity(
@@ -138,7 +168,7 @@ def test_pytest_judges_an_expected_failure_by_its_quantity(
     quiet_pytester(monkeypatch)
     shutil.copytree(quantity_project, pytester.path, dirs_exist_ok=True)
     result = pytester.runpytest("golden", "-rxX")
-    result.assert_outcomes(xfailed=5, failed=7)
+    result.assert_outcomes(xfailed=5, failed=7, passed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*q/fixed ?float64-reverse?: expected to fail in hessian (second-order bug*) but passed*",
