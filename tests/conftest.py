@@ -3,14 +3,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 
 import pytest
 import torch
 import torch._dynamo  # noqa: F401  (see below)
+from click.testing import CliRunner
+
+from gradgold.cli import main as cli_main
 
 # pytester's in-process runs forget modules first imported inside them; torch cannot be imported
 # twice in one process (the second import crashes), so it is imported here, up front. The same holds
@@ -55,6 +60,21 @@ for o in outcomes:
 def gradgold_cli(root: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run the ``gradgold`` command in ``root``."""
     return subprocess.run([GRADGOLD, *args], cwd=root, capture_output=True, text=True, timeout=timeout)
+
+
+def gradgold_here(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the ``gradgold`` command in ``root`` in this process, through click's CliRunner: what a
+    subprocess would give (stdout and stderr apart, the exit status) without its interpreter start
+    and torch import (about 3 CPU seconds a call). For commands that start no kernel (a kernel
+    started in-process is not reaped: a ResourceWarning); every command keeps real-subprocess tests
+    (``gradgold_cli``). An exception the command lets escape is its traceback on stderr and exit
+    status 1, as from the real command."""
+    with contextlib.chdir(root):
+        result = CliRunner().invoke(cli_main, list(args))
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess([GRADGOLD, *args], result.exit_code, result.stdout, stderr)
 
 
 def seed_project(root: Path) -> Path:

@@ -1,4 +1,5 @@
-"""``gradgold diff``: what a change to golden/ does to the numbers, for a reviewer."""
+"""``gradgold diff``: what a change to golden/ does to the numbers, for a reviewer. The first
+``--rev`` run and ``--embedded`` run the real command; the other reads run it in this process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import gradgold_cli
+from conftest import gradgold_cli, gradgold_here
 from gradgold.generation.review import diff_dirs
 from gradgold.golden import GridData, read_golden, write_golden
 from gradgold.suite import golden_file
@@ -63,14 +64,14 @@ def test_rev_separates_metadata_from_numbers(repo: Path) -> None:
         "digits) at point 0, index ()",
         "0 unchanged, 1 metadata only, 1 numbers changed, 1 added, 0 removed, 0 unreadable",
     ]
-    assert gradgold_cli(repo, "diff", "--rev", "HEAD", "--exit-code", "demo/product").returncode == 0
-    assert gradgold_cli(repo, "diff", "--rev", "HEAD", "--exit-code", "demo").returncode == 1
+    assert gradgold_here(repo, "diff", "--rev", "HEAD", "--exit-code", "demo/product").returncode == 0
+    assert gradgold_here(repo, "diff", "--rev", "HEAD", "--exit-code", "demo").returncode == 1
 
 
 def test_two_revs_and_removed_goldens(repo: Path) -> None:
     (repo / "golden" / "demo" / "product.npz").unlink()
     _git(repo, "commit", "-q", "-am", "drop product")
-    done = gradgold_cli(repo, "diff", "--rev", "HEAD~1", "--rev", "HEAD")
+    done = gradgold_here(repo, "diff", "--rev", "HEAD~1", "--rev", "HEAD")
     assert done.stdout.splitlines() == [
         "demo/product: removed",
         "demo/sine: unchanged",
@@ -79,7 +80,7 @@ def test_two_revs_and_removed_goldens(repo: Path) -> None:
 
 
 def test_an_unknown_revision_is_a_usage_error(repo: Path) -> None:
-    done = gradgold_cli(repo, "diff", "--rev", "nope")
+    done = gradgold_here(repo, "diff", "--rev", "nope")
     assert done.returncode == 2
     assert done.stderr.startswith("gradgold: error: `git ls-tree -r --name-only nope -- golden` failed in ")
     assert done.stderr.endswith(

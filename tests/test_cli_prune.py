@@ -1,4 +1,5 @@
-"""``gradgold prune [--dry-run]`` and ``gradgold list --check`` (the pre-commit hook)."""
+"""``gradgold prune [--dry-run]`` and ``gradgold list --check`` (the pre-commit hook): the first and
+last tests run the real command, the others run it in this process (``gradgold_here``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import gradgold_cli
+from conftest import gradgold_cli, gradgold_here
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def test_dry_run_lists_and_keeps(project: Path) -> None:
 def test_prune_deletes_orphans_and_empty_suite_dirs(project: Path) -> None:
     (project / "golden" / "old").mkdir()
     shutil.move(project / "golden" / "demo" / "gone.npz", project / "golden" / "old" / "gone.npz")
-    done = gradgold_cli(project, "prune")
+    done = gradgold_here(project, "prune")
     assert done.returncode == 0
     assert done.stdout.splitlines() == [
         "deleted golden/old/gone.npz  (no case defines old/gone)",
@@ -39,13 +40,13 @@ def test_prune_deletes_orphans_and_empty_suite_dirs(project: Path) -> None:
     ]
     assert not (project / "golden" / "old").exists()
     assert sorted(p.name for p in (project / "golden" / "demo").iterdir()) == ["product.npz", "sine.npz"]
-    assert gradgold_cli(project, "prune").stdout == "no orphan goldens\n"
+    assert gradgold_here(project, "prune").stdout == "no orphan goldens\n"
 
 
 def test_prune_refuses_while_a_case_file_is_broken(project: Path) -> None:
     """Otherwise every golden of the broken file would look orphaned and be deleted."""
     (project / "golden" / "demo.py").write_text("raise ValueError('oops')\n")
-    done = gradgold_cli(project, "prune")
+    done = gradgold_here(project, "prune")
     assert done.returncode == 2
     assert done.stderr.endswith("ValueError: oops; fix the file; nothing was pruned\n")
     assert (project / "golden" / "demo" / "sine.npz").exists()
@@ -54,7 +55,7 @@ def test_prune_refuses_while_a_case_file_is_broken(project: Path) -> None:
 def test_list_check_fails_on_orphans_and_stale_goldens(project: Path) -> None:
     case_file = project / "golden" / "demo.py"
     case_file.write_text(case_file.read_text().replace('"w z^2"', '"z^2 w"'))
-    done = gradgold_cli(project, "list", "--check")
+    done = gradgold_here(project, "list", "--check")
     assert done.returncode == 2
     assert done.stdout.splitlines() == [
         "stale      demo/product",

@@ -2,7 +2,8 @@
 escaped output, a read-only golden directory, stray temporary files, large goldens.
 
 Each test reproduces one finding of the audit on a copy of the demo project and runs the real
-CLI, as a user (or an attacker's pull request) would.
+CLI, as a user (or an attacker's pull request) would: ``generate`` in a subprocess, the commands
+that start no kernel in this process (``gradgold_here``: the same output and exit status).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import gradgold_cli
+from conftest import gradgold_cli, gradgold_here
 from gradgold.errors import GenerationLockedError
 from gradgold.generation import generate as gen
 from gradgold.golden import Golden, GridData, read_golden, write_golden
@@ -48,7 +49,7 @@ def test_a_suite_directory_linked_out_is_never_followed(project: Path, tmp_path:
     target = _outside(tmp_path, "precious.npz")
     (project / "golden" / "cache").symlink_to(target)
     for args in (("prune",), ("prune", "--dry-run"), ("list", "--check"), ("list",)):
-        done = gradgold_cli(project, *args)
+        done = gradgold_here(project, *args)
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         assert f"golden/cache is a symbolic link to {target}, outside the golden directory" in done.stderr
@@ -60,7 +61,7 @@ def test_pruning_through_a_link_to_an_empty_directory_does_not_crash(project: Pa
     target = tmp_path / "empty"
     target.mkdir()
     (project / "golden" / "cache").symlink_to(target)
-    done = gradgold_cli(project, "prune")
+    done = gradgold_here(project, "prune")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith(f"gradgold: error: {project}/golden/cache is a symbolic link to {target}")
     assert done.stderr.endswith("; nothing was pruned\n")
@@ -69,7 +70,7 @@ def test_pruning_through_a_link_to_an_empty_directory_does_not_crash(project: Pa
 def test_a_golden_file_linked_out_is_refused(project: Path, tmp_path: Path) -> None:
     target = _outside(tmp_path, "x.npz")
     (project / "golden" / "demo" / "gone.npz").symlink_to(target / "x.npz")
-    done = gradgold_cli(project, "prune")
+    done = gradgold_here(project, "prune")
     assert done.returncode == 2
     assert f"golden/demo/gone.npz is a symbolic link to {target / 'x.npz'}" in done.stderr
     assert (target / "x.npz").exists()
@@ -107,7 +108,7 @@ def test_diff_reads_with_the_containment_check(project: Path, tmp_path: Path) ->
     shutil.copy(sine, outside)
     sine.unlink()
     sine.symlink_to(outside)
-    done = gradgold_cli(project, "diff", "--rev", "HEAD", "--exit-code")
+    done = gradgold_here(project, "diff", "--rev", "HEAD", "--exit-code")
     assert (done.returncode, done.stdout) == (2, ""), done.stdout
     assert (
         f"golden/demo/sine.npz is a symbolic link to {outside}, outside the golden directory" in done.stderr
@@ -137,10 +138,10 @@ def _forge_at_other_points(path: Path) -> None:
 def test_a_golden_computed_at_other_points_is_stale(project: Path) -> None:
     path = project / "golden" / "demo" / "product.npz"
     _forge_at_other_points(path)
-    listed = gradgold_cli(project, "list", "--check")
+    listed = gradgold_here(project, "list", "--check")
     assert listed.returncode == 2
     assert listed.stdout.splitlines()[0] == "stale      demo/product"
-    checked = gradgold_cli(project, "check", "demo/product")
+    checked = gradgold_here(project, "check", "demo/product")
     assert checked.returncode == 2, checked.stdout
     assert (
         "demo/product: golden " + str(path) + " is stale: its stored inputs (float64 grid, parameter w) "
@@ -153,7 +154,7 @@ def test_a_golden_whose_metadata_is_not_the_cases_is_stale(project: Path) -> Non
     path = project / "golden" / "demo" / "product.npz"
     golden = read_golden(path)
     write_golden(path, dataclasses.replace(golden, meta={**golden.meta, "wolfram": "w z^3"}))
-    checked = gradgold_cli(project, "check", "demo/product")
+    checked = gradgold_here(project, "check", "demo/product")
     assert checked.returncode == 2
     assert "is stale: its metadata is not the case's (wolfram='w z^3'), although its fingerprint is" in (
         checked.stdout
@@ -175,7 +176,7 @@ def test_a_crafted_orphan_name_cannot_rewrite_the_terminal(project: Path) -> Non
     name = "x\r\x1b[2Kall 2 goldens are fresh\x1b[8m.npz"
     shutil.copy(project / "golden" / "demo" / "sine.npz", project / "golden" / "demo" / name)
     for args in (("list", "--check"), ("prune", "--dry-run"), ("prune",)):
-        done = gradgold_cli(project, *args)
+        done = gradgold_here(project, *args)
         out = done.stdout + done.stderr
         assert "\x1b" not in out and "\r" not in out, args
         assert "demo/x\\x0d\\x1b[2Kall 2 goldens are fresh\\x1b[8m" in out, args
@@ -193,10 +194,10 @@ def test_show_and_diff_escape_what_a_golden_says(project: Path) -> None:
         "evil\x1b[31m": "x",
     }
     write_golden(path, Golden(meta=meta, grids=golden.grids, directions=golden.directions))
-    shown = gradgold_cli(project, "show", "demo/sine")
+    shown = gradgold_here(project, "show", "demo/sine")
     assert shown.returncode == 0, shown.stderr
     assert "engine: \\x1b]0;pwned\\x07, 1\\x0d\\x1b[2K; precision" in shown.stdout
-    diffed = gradgold_cli(project, "diff", "--rev", "HEAD")
+    diffed = gradgold_here(project, "diff", "--rev", "HEAD")
     assert "demo/sine: metadata only (metadata: engine, evil\\x1b[31m)" in diffed.stdout
     for out in (shown.stdout, diffed.stdout):
         assert "\x1b" not in out and "\r" not in out and "\x07" not in out
@@ -242,9 +243,9 @@ def test_a_temporary_file_left_by_a_killed_write_is_no_orphan(project: Path) -> 
     not an orphan, and the next generation deletes it."""
     stray = project / "golden" / "demo" / ".gradgold-tmp-k1ll3d.npz"
     stray.write_bytes(b"half a golden")
-    listed = gradgold_cli(project, "list", "--check")
+    listed = gradgold_here(project, "list", "--check")
     assert (listed.returncode, listed.stdout) == (0, "all 2 goldens are fresh\n")
-    assert gradgold_cli(project, "prune", "--dry-run").stdout == "no orphan goldens\n"
+    assert gradgold_here(project, "prune", "--dry-run").stdout == "no orphan goldens\n"
     done = gradgold_cli(project, "generate", "--embedded")  # every case fresh: no engine starts
     assert done.returncode == 0, done.stderr
     assert not stray.exists()
@@ -253,7 +254,7 @@ def test_a_temporary_file_left_by_a_killed_write_is_no_orphan(project: Path) -> 
 def test_a_report_with_error_rows_fails_and_says_why(project: Path) -> None:
     """The audit: ``report`` exited 0 with ERROR rows that gave no reason."""
     (project / "golden" / "demo" / "product.npz").unlink()
-    done = gradgold_cli(project, "report", "--date", "2026-01-01")
+    done = gradgold_here(project, "report", "--date", "2026-01-01")
     assert done.returncode == 2, done.stderr
     missing = f"demo/product: golden file {project}/golden/demo/product.npz is missing"
     assert done.stderr.startswith(f"gradgold: error: demo/product: {missing}; run `gradgold generate")

@@ -1,6 +1,7 @@
 """Cases for code you did not write (issue #17), end to end with the real CLI and the embedded
 engine: torch's own functions with underscore parameter names and decimal constants, no wrapper;
-decimals as exact as the fraction they name; strict JSON from every ``--json``."""
+decimals as exact as the fraction they name; strict JSON from every ``--json``. Generation runs
+the real command; check, verify --offline and show run in this process (``gradgold_here``)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import PYPROJECT, gradgold_cli
+from conftest import PYPROJECT, gradgold_here
 
 CASES = """\
 import torch
@@ -127,14 +128,14 @@ def test_third_party_functions_generate_and_check_without_wrappers(project: Any)
     status = {c["case_id"]: c["status"] for c in doc["cases"]}
     lib = {k: v for k, v in status.items() if k.startswith("lib/")}
     assert set(lib.values()) == {"generated"}, run.stdout + run.stderr
-    check = gradgold_cli(root, "check", "lib")
+    check = gradgold_here(root, "check", "lib")
     assert check.returncode == 0, check.stdout + check.stderr
     assert "PASS  lib/attention [float32-forward]" in check.stdout
     assert "PASS  lib/gaussian_nll [float64-reverse]" in check.stdout
     assert "PASS  lib/rms_norm [float32-reverse]" in check.stdout
     assert "PASS  lib/leaky_relu [float64-reverse]" in check.stdout
     assert "PASS  lib/xlogy [float64-double_backward]" in check.stdout
-    verified = gradgold_cli(root, "verify", "--offline", "lib")
+    verified = gradgold_here(root, "verify", "--offline", "lib")
     assert verified.returncode == 0 and "verified 8 case(s): 0 failure(s)" in verified.stdout, verified.stdout
 
 
@@ -165,24 +166,24 @@ def test_a_machine_number_is_named_when_precision_is_lost(project: Any) -> None:
 
 def test_show_says_how_parameters_are_written_in_wolfram(project: Any) -> None:
     root, _ = project
-    shown = gradgold_cli(root, "show", "lib/attention")
+    shown = gradgold_here(root, "show", "lib/attention")
     assert "parameters written differently in wolfram=: attn_mask is attnMask" in shown.stdout
-    doc = strict(gradgold_cli(root, "show", "lib/attention", "--json").stdout)
+    doc = strict(gradgold_here(root, "show", "lib/attention", "--json").stdout)
     assert doc["wl_names"] == {"query": "query", "key": "key", "value": "value", "attn_mask": "attnMask"}
 
 
 def test_every_json_output_is_strict_json(project: Any) -> None:
     root, run = project
     strict(run.stdout)  # generate --json
-    strict(gradgold_cli(root, "show", "broken/zero_entry", "--json").stdout)
-    checked = gradgold_cli(root, "check", "broken/zero_entry", "broken/not_a_number", "--json")
+    strict(gradgold_here(root, "show", "broken/zero_entry", "--json").stdout)
+    checked = gradgold_here(root, "check", "broken/zero_entry", "broken/not_a_number", "--json")
     assert checked.returncode == 1, checked.stdout + checked.stderr
     doc = strict(checked.stdout)
     assert doc["counts"] == {"checks": 2, "failed": 2, "passed": 0, "xfailed": 0, "skipped": 0}
     values = {r["id"]: r for r in doc["records"] if r["quantity"] == "value"}
     assert values["broken/zero_entry"]["max_rel_err"] == "inf"
     assert values["broken/not_a_number"]["max_abs_err"] == "nan"
-    lines = gradgold_cli(root, "check", "broken/zero_entry", "broken/not_a_number", "--jsonl").stdout
+    lines = gradgold_here(root, "check", "broken/zero_entry", "broken/not_a_number", "--jsonl").stdout
     assert [strict(line) for line in lines.splitlines()] == doc["records"]
-    both = gradgold_cli(root, "check", "--json", "--jsonl")
+    both = gradgold_here(root, "check", "--json", "--jsonl")
     assert both.returncode == 2 and "--json prints one JSON document and --jsonl JSON Lines" in both.stderr
