@@ -296,10 +296,10 @@ def small_cases_section(res: dict[str, Any]) -> str:
                 r["inputs"],
                 f"{t['gradgold_default_modes'] * 1e3:.2f}",
                 f"{t['gradcheck'] * 1e3:.2f}",
-                _x(r["default_over_gradcheck"]),
+                f"{r['default_over_gradcheck']:.2f}",
                 f"{t['gradgold_reverse'] * 1e3:.2f}",
                 f"{t['gradcheck_fast'] * 1e3:.2f}",
-                _x(r["reverse_over_fast_mode"]),
+                f"{r['reverse_over_fast_mode']:.2f}",
             ]
         )
     head = [
@@ -330,7 +330,9 @@ def overhead_section(res: dict[str, Any]) -> str:
             f"Forbidden modules ({', '.join(['wolframclient', 'mathics', 'sympy', 'zmq'])}) loaded: "
             f"{imp['forbidden_loaded']}. No pytest plugin exists yet, so its load time is pending.",
             "",
-            f"{pc['cases']} trivial cases (x -> 2x, exact goldens), per case: "
+            f"{pc['cases']} trivial cases (x -> 2x, exact goldens), per case"
+            + (" (CPU time of the bench process)" if pc.get("clock") == "process_time" else "")
+            + ": "
             "bare torch (leaf, forward, grad) "
             f"{pc['bare_torch_per_case_s'] * 1e6:.0f} us; `check_golden` with the golden in memory "
             f"{pc['check_golden_per_case_s'] * 1e6:.0f} us "
@@ -430,10 +432,15 @@ def _remeasured(res: dict[str, Any]) -> str:
     again = res.get("remeasured") or {}
     if not again:
         return ""
-    listed = ", ".join(f"{k} ({m['date']}, {m['cpu']}, {m['cores']} cores)" for k, m in again.items())
+    listed = ", ".join(
+        f"{k} ({m['date']}, {m['cpu']}, {m['cores']} cores"
+        + (f", load average {m['load_1min']:.1f})" if m.get("load_1min") is not None else ")")
+        for k, m in again.items()
+    )
+    note = f" {res['remeasured_note']}" if res.get("remeasured_note") else ""
     return (
         f"\nRe-measured later with `bench/run.py --only` (the rest is from the full run): {listed}; "
-        "a ratio within a re-measured section compares numbers from that one run."
+        f"a ratio within a re-measured section compares numbers from that one run.{note}"
     )
 
 

@@ -123,6 +123,8 @@ def machine() -> dict[str, Any]:
         "torch": torch.__version__,
         "numpy": np.__version__,
         "platform": platform.platform(),
+        # Other processes' load: on a shared machine it inflates even CPU times (shared caches, SMT).
+        "load_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 
 
