@@ -29,6 +29,10 @@ from .tree import Expr
 __all__ = ["NeedTerms", "Passes", "quantity_balls", "tensor_balls", "value_balls"]
 
 
+#: Whether gradients and Hessians come from one jet pass where one applies (the bench turns it off
+#: to measure the directional passes side by side).
+JETS = True
+
 Direction = tuple[float, ...]
 Balls = npt.NDArray[np.object_]  # arrays of arb
 
@@ -223,7 +227,7 @@ def quantity_balls(
     out_shape, value = value_balls(p)
     result: dict[str, tuple[tuple[int, ...], list[arb]]] = {"value": (out_shape, value)}
     n, m = case.n_vars, len(value)
-    jets = jet_tensors(tree, case, point, m, passes.majorant) if guard == 0 else {}
+    jets = jet_tensors(tree, case, point, m, passes.majorant) if guard == 0 and JETS else {}
     if case.full_jacobian:
         for k in range(1, case.order + 1):
             t = jets[k] if k in jets else tensor_balls(p, k)  # [entry][output]
