@@ -173,9 +173,9 @@ LJ = " + ".join(f"4 (1/{_r2(i, j)}^6 - 1/{_r2(i, j)}^3)" for i, j in [(1, 2), (1
     name="lennard_jones",
     precision=50,
     order=2,
-    # A per-element magnitude of terms would replace this (the generator stores none yet).
-    normwise="forces are sums of r^-13 and r^-7 terms of both signs that cancel to 1/40 of them: forward "
-    "mode rounds to 1.25x the element's own allowance (1.93e-15 at |ref| 0.087; max|ref| 3.9)",
+    # Forces are sums of r^-13 and r^-7 terms of both signs that cancel to 1/40 of them (forward mode
+    # rounds to 1.25x the allowance |ref| would give): the generator's magnitudes of terms.
+    magnitudes=True,
 )
 def lennard_jones(P):
     d = P.unsqueeze(0) - P.unsqueeze(1)

@@ -68,9 +68,9 @@ gg.case(
     wolfram=f"(9/10) (-x[[3]] + {LSE}) + (1/10) Total[{LSE} - x]/4",
     points=[{"x": gg.f32(*p)} for p in LOGITS],
     name="cross_entropy-label_smoothing",
-    # A per-element magnitude of terms would replace this (the generator stores none yet).
-    normwise="the gradient softmax(x) - smoothed target cancels to 1/1000 of its terms: float32 rounds to "
-    "1.1x the element's own allowance (7.6e-9 at |ref| 7.2e-4; max|ref| 0.92)",
+    # The gradient softmax(x) - smoothed target cancels to 1/1000 of its terms (float32 rounds to 1.1x
+    # the allowance |ref| would give): the generator's magnitudes of terms.
+    magnitudes=True,
 )(lambda x: F.cross_entropy(x.reshape(1, 4), torch.tensor([2]), label_smoothing=0.1).reshape(()))
 gg.case(
     wolfram=f"-Total[{{1/8, 1/4, 1/2, 1/8}} (x - {LSE})]",

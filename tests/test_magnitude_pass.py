@@ -21,7 +21,9 @@ from gradgold.golden import Golden, read_golden, write_golden
 def _case(wolfram: str, points: list[dict[str, Any]], **kw: Any) -> gg.Case:
     scope: dict[str, Any] = {}
     exec(f"def c({', '.join(points[0])}):\n    return 0", scope)
-    return gg.case(wolfram=wolfram, points=points, dtypes=["float64"], **kw)(scope["c"])
+    return gg.case(wolfram=wolfram, points=points, dtypes=["float64"], **({"magnitudes": True} | kw))(
+        scope["c"]
+    )
 
 
 def test_magnitudes_are_the_sums_of_absolute_terms() -> None:
@@ -40,6 +42,17 @@ def test_magnitudes_are_the_sums_of_absolute_terms() -> None:
 def test_a_result_without_cancellation_stores_no_magnitude() -> None:
     g = rigorous_golden_of(_case("Exp[x] Sin[y] + x^2", [{"x": 0.5, "y": 1.25}], order=2))
     assert "magnitudes" not in g.meta and not g.grids["float64"].magnitudes
+
+
+def test_only_a_case_that_asks_stores_magnitudes() -> None:
+    """The majorant follows the sums of the wolfram= text: x - Tanh[x] at small x cancels in the
+    formula, which torch should avoid (activations/tanhshrink-small records that bug), so a case
+    gets magnitudes only with magnitudes=True (and its fingerprint says so)."""
+    plain = _case("x - Tanh[x]", [{"x": 1e-3}], magnitudes=False)
+    assert not rigorous_golden_of(plain).grids["float64"].magnitudes
+    asked = _case("x - Tanh[x]", [{"x": 1e-3}])
+    assert rigorous_golden_of(asked).meta["magnitudes"] == ["value", "grad/x"]
+    assert asked.fingerprint() != plain.fingerprint()
 
 
 def test_a_softmax_gradient_stores_the_magnitude_of_its_terms() -> None:
@@ -72,7 +85,8 @@ def test_verify_rigorous_fails_an_inflated_magnitude(tmp_path: Path) -> None:
     (tmp_path / "golden").mkdir()
     (tmp_path / "golden" / "m.py").write_text(
         "import gradgold as gg\n\n"
-        '@gg.case(wolfram="w + Sin[2 z]", points=[{"w": 1.0, "z": 2.0}], dtypes=["float64"])\n'
+        '@gg.case(wolfram="w + Sin[2 z]", points=[{"w": 1.0, "z": 2.0}], dtypes=["float64"],\n'
+        "    magnitudes=True)\n"
         "def sine(w, z):\n    import torch\n    return w + torch.sin(2 * z)\n"
     )
     assert gradgold_cli(tmp_path, "generate", timeout=300).returncode == 0
@@ -80,7 +94,7 @@ def test_verify_rigorous_fails_an_inflated_magnitude(tmp_path: Path) -> None:
     g = read_golden(path)
     data = g.grids["float64"]
     assert g.meta["magnitudes"] == ["value"]  # 1 + |sin 4| = 1.76 against 0.243
-    assert data.magnitudes["value"][0] == 1.76  # the Hessian (-4 sin 4 alone) cancels nothing
+    assert data.magnitudes["value"][0] == 1.76
     forged = type(data)(
         data.inputs, data.numbers, data.digits, data.certified, {"value": data.magnitudes["value"] * 1.5}
     )

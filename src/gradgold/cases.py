@@ -73,6 +73,7 @@ class Case:
     complex_params: tuple[str, ...] = ()
     complex_output: bool = False
     normwise: str = ""
+    magnitudes: bool = False
     source: str = "<unknown>"
     suite: str = ""
     #: The line of ``source`` that declared the case (0: unknown), where reports point.
@@ -147,6 +148,8 @@ class Case:
             doc["complex"] = list(self.complex_params)
         if self.complex_output:
             doc["complex_output"] = True
+        if self.magnitudes:
+            doc["magnitudes"] = True  # the golden then holds the generator's magnitudes of terms
         if any(p != w for p, w in self.wl_names.items()):
             doc["wl_names"] = self.wl_names
         if exact_decimals(self.wolfram) != self.wolfram:
@@ -207,6 +210,7 @@ def case(
     expect: Mapping[int, Mapping[str, Any]] | None = None,
     complex_output: bool | None = None,
     normwise: str | None = None,
+    magnitudes: bool = False,
 ) -> Callable[[Callable[..., Any]], Case]:
     """Declare a golden case: decorate the torch function under test.
 
@@ -249,6 +253,13 @@ def case(
     singular value decompositions), whose error in an element that is small or exactly zero is of
     the order of eps times the norm of the result; the string says why (the evidence), and is
     printed in every mismatch. It weakens the check of small elements, so use it only there.
+
+    ``magnitudes=True`` has the generator store each element's magnitude of terms (the derivative
+    with every sum of the ``wolfram=`` expression replaced by the sum of absolute values; rigorous
+    path only), which replaces ``|ref|`` in the absolute part of the allowance. It is for results
+    that are inherently cancelling sums, whatever the implementation (a sum of forces of both signs,
+    softmax minus a target); never for a formula whose cancellation a good implementation avoids
+    (``x - tanh(x)`` at small x, ``1 - sigmoid``): there it would hide the very bug a case records.
     """
     spec = _Spec(
         wolfram=wolfram,
@@ -268,6 +279,7 @@ def case(
         expect=expect,
         complex_output=complex_output,
         normwise=normwise,
+        magnitudes=magnitudes,
     )
     site = _call_site()
     token = None
@@ -304,6 +316,7 @@ class _Spec:
     expect: Mapping[int, Mapping[str, Any]] | None = None
     complex_output: bool | None = None
     normwise: str | None = None
+    magnitudes: bool = False
 
 
 def _call_site(depth: int = 2) -> tuple[str, int]:
@@ -366,6 +379,7 @@ def _declare(
         require_modes=tuple(spec.require_modes),
         expect={int(k): dict(v) for k, v in (spec.expect or {}).items()},
         normwise=spec.normwise or "",
+        magnitudes=bool(spec.magnitudes),
     )
     if _collector is not None:
         _collector.append(built)
