@@ -30,15 +30,20 @@ OPTIONAL_KEYS: dict[str, Any] = {
 _COMPARED = ("id", "wolfram", "precision", "min_digits", "params", "grids", "n_points", *OPTIONAL_KEYS)
 
 
-def case_metadata(case: Case) -> dict[str, Any]:
+def case_metadata(case: Case, *, fingerprint: bool = True) -> dict[str, Any]:
     """Every metadata entry the case determines (the generator adds ``program``, ``engine``,
-    ``out_shape`` and, where they apply, ``working_precision``, ``strategy``, ``evaluator``)."""
+    ``out_shape`` and, where they apply, ``working_precision``, ``strategy``, ``evaluator``).
+    ``fingerprint=False`` leaves out the fingerprint, which no comparison reads and which costs
+    more than the rest together (freshness compares it apart, before the metadata)."""
     meta: dict[str, Any] = {
         "id": case.id,
         "wolfram": case.wolfram,
         "precision": case.precision,
         "min_digits": case.min_digits,
-        "fingerprint": case.fingerprint(),
+    }
+    if fingerprint:
+        meta["fingerprint"] = case.fingerprint()
+    meta |= {
         "params": [[p, list(case.shapes[p])] for p in case.params],
         "grids": list(case.grids()),
         "n_points": len(case.points),
@@ -57,7 +62,7 @@ def case_metadata(case: Case) -> dict[str, Any]:
 
 def metadata_mismatch(case: Case, meta: Any) -> list[tuple[str, Any, Any]]:
     """``(key, stored, expected)`` for each compared entry of ``meta`` that is not the case's."""
-    expected = case_metadata(case)
+    expected = case_metadata(case, fingerprint=False)
     out = []
     for key in _COMPARED:
         want = expected.get(key, OPTIONAL_KEYS.get(key))
