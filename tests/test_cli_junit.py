@@ -6,7 +6,7 @@ import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import gradgold_cli
+from conftest import gradgold_cli, gradgold_here
 
 
 def test_junit_report_names_items_like_pytest(demo_suite: Path, tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_junit_report_names_items_like_pytest(demo_suite: Path, tmp_path: Path) 
 
 def test_an_unwritable_path_is_a_usage_error(demo_suite: Path, tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
-    done = gradgold_cli(demo_suite, "check", "--junit-xml", str(tmp_path / "file" / "x.xml"))
+    done = gradgold_here(demo_suite, "check", "--junit-xml", str(tmp_path / "file" / "x.xml"))
     assert done.returncode == 2
     assert done.stderr.startswith(f"gradgold: error: cannot write the JUnit report to {tmp_path}/file/x.xml")
     assert done.stderr.endswith("; give a writable --junit-xml path\n")

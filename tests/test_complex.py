@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import gradgold as gg
-from conftest import embedded_suite, gradgold_cli
+from conftest import embedded_suite, gradgold_here
 from gradgold.check import check_golden, run_checks
 from gradgold.errors import CaseError
 from gradgold.generation.wlprogram import bound_value, build_program
@@ -509,7 +509,7 @@ def test_built_in_complex_goldens_agree_with_mpmath(name: str) -> None:
 
 def test_show_prints_complex_inputs_as_complex_numbers(suite: tuple[Path, Any]) -> None:
     root, _ = suite
-    run = gradgold_cli(root, "show", "cx/holo")
+    run = gradgold_here(root, "show", "cx/holo")
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
     assert lines[2] == (

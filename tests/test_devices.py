@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import gradgold_cli, quiet_pytester
+from conftest import gradgold_here, quiet_pytester
 from conftest_goldens import make_case, make_golden
 from gradgold.check import check_case, check_golden
 from gradgold.devices import device_problem, dtype_problem
@@ -41,7 +41,7 @@ def test_an_absent_device_is_a_skip(demo_suite: Path, tmp_path: Path) -> None:
         and check.skip_reason.startswith("device cuda is not available")
     )
     shutil.copytree(demo_suite, tmp_path, dirs_exist_ok=True)
-    run = gradgold_cli(tmp_path, "check", "demo/sine", "--device", "cuda", "--mode", "reverse")
+    run = gradgold_here(tmp_path, "check", "demo/sine", "--device", "cuda", "--mode", "reverse")
     assert run.returncode == 0
     assert (
         "SKIP  demo/sine [float64-reverse-cuda]" in run.stdout
