@@ -141,3 +141,6 @@ def test_progress_reports_each_point_of_a_case(tmp_path: Path) -> None:
     assert (tmp_path / "golden" / "split.npz").read_bytes() == (
         tmp_path / "golden" / "whole.npz"
     ).read_bytes()
+    shown = gradgold_cli(tmp_path, "generate", "--force", "pp/rig")
+    assert shown.returncode == 0, shown.stderr
+    assert "      pp/rig: point 2/3 done, " in shown.stderr
