@@ -267,3 +267,26 @@ def test_a_committed_version_1_golden_still_reads_and_checks_as_fresh(tmp_path: 
     done = gradgold_cli(root, "check", "seed/sine")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stale" not in done.stdout + done.stderr
+
+
+def test_upgrade_rewrites_a_fresh_version_1_golden_and_nothing_else(tmp_path: Path) -> None:
+    """`gradgold upgrade` re-encodes without an engine: every array as it was, the program as its
+    hash (which offline verification accepts); a golden that is not fresh is left for `generate`."""
+    root = seed_project(tmp_path)
+    path = root / "golden" / "seed" / "sine.npz"
+    shutil.copy(V1 / "seed" / "sine.npz", path)
+    (root / "golden" / "seed" / "linear.npz").write_bytes(b"not a golden")
+    done = gradgold_cli(root, "upgrade")
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[-1] == "1 upgraded, 2 already current, 1 not fresh"
+    assert "failed  seed/linear: " in done.stdout and "upgrade rewrites only fresh goldens" in done.stdout
+    new = read_golden(path)
+    assert new.version == 2 and "program" not in new.meta
+    _same(read_golden(V1 / "seed" / "sine.npz"), new)
+    verified = gradgold_cli(root, "verify", "--offline", "seed/sine")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    again = gradgold_cli(root, "upgrade", "seed/sine")
+    assert (
+        again.returncode == 0
+        and again.stdout.splitlines()[-1] == "0 upgraded, 1 already current, 0 not fresh"
+    )

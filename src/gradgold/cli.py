@@ -562,6 +562,32 @@ def _write_junit(path: Path, checks: Sequence[Any], seconds: float) -> None:
 
 
 @main.command()
+@click.argument("ids", nargs=-1)
+@golden_dir_option
+def upgrade(ids: tuple[str, ...], golden_dir: str | None) -> None:
+    """Rewrite fresh goldens of an older format version in the current one, without an engine.
+
+    Only the encoding changes (no number, digit or provenance), so checks give the same results;
+    a golden that is not fresh must be regenerated instead (`gradgold generate`).
+    """
+    from .generation.generate import upgrade as run
+
+    try:
+        project = _project(golden_dir)
+        outcomes = run(project, select(load_cases(project), ids))
+    except GradgoldError as exc:
+        _fail(str(exc))
+    for o in outcomes:
+        if o.status == "failed":
+            _say(f"  failed  {printable(o.case_id)}: {printable(o.reason)}")
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("generated", "unchanged", "failed")}
+    click.echo(
+        f"{counts['generated']} upgraded, {counts['unchanged']} already current, {counts['failed']} not fresh"
+    )
+    sys.exit(EXIT_MISMATCH if counts["failed"] else EXIT_OK)
+
+
+@main.command()
 @click.option("--dry-run", is_flag=True, help="List the orphans without deleting anything.")
 @golden_dir_option
 def prune(dry_run: bool, golden_dir: str | None) -> None:

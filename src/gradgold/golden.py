@@ -38,10 +38,11 @@ Version 1 (digits as UTF-32 ``U`` arrays, metadata a ``U`` scalar holding ``prog
 quantities) is still read; ``gradgold generate --force`` rewrites a golden as version 2 (even where
 its numbers are unchanged). The format version is not part of a case's fingerprint
 (:data:`FINGERPRINT_VERSION` is): re-encoding changes how a golden is stored, not what it means, so
-a version 1 golden stays fresh. There is no command that re-encodes a version 1 file without an
-engine: it would be safe (it would carry over numbers the loader validates as it does now, and hash
-the stored program, which ``verify`` compares with the case's as it compared the text: nothing new
-would be trusted), but it is not needed: most cases regenerate on the rigorous path in seconds.
+a version 1 golden stays fresh. ``gradgold upgrade`` re-encodes fresh version 1 goldens without an
+engine (:func:`gradgold.generation.generate.upgrade`): safe for a golden from anyone, since nothing
+new is trusted (the file must load and be fresh; its numbers are those the checker compares
+against already; the stored program text becomes its hash, which ``verify`` compares with the
+case's as it compared the text), and, unlike regenerating, it moves no check's outcome.
 
 A *magnitude* is, per element, the size of the terms the exact result is a sum of: for a
 derivative, the same derivative with every sum replaced by the sum of absolute values, so

@@ -41,7 +41,7 @@ from ..suite import Project, check_contained, golden_path, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program, resolve_strategy
 
-__all__ = ["CaseOutcome", "generate", "generation_lock", "size_note"]
+__all__ = ["CaseOutcome", "generate", "generation_lock", "size_note", "upgrade"]
 
 #: The highest working precision the generator raises to when digits do not certify.
 MAX_PRECISION = 90
@@ -157,6 +157,33 @@ def generate(
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
     return outcomes, info
+
+
+def upgrade(project: Project, cases: Sequence[Case]) -> list[CaseOutcome]:
+    """Rewrite each case's fresh golden of an older format version in the current one, without an
+    engine: status ``generated`` (rewritten), ``unchanged`` (already current) or ``failed`` (not
+    fresh: regenerate it).
+
+    Safe for a golden from anyone, because nothing new is trusted: it must first load (every entry
+    validated) and be fresh (its inputs, points and settings re-derived from the case file), the
+    numbers carried over are the ones the checker already compares against, and the program's text
+    becomes its hash, which ``verify`` compares with the case's program as it compared the text.
+    Unlike ``generate --force`` it changes nothing but the encoding (digits, certified counts,
+    magnitudes and the record of the engine stay as they are), so no check's outcome moves."""
+    outcomes: list[CaseOutcome] = []
+    with generation_lock(project.golden_dir):
+        for c in cases:
+            state = golden_state(project, c)
+            if state.status != "fresh" or state.golden is None:
+                outcomes.append(
+                    CaseOutcome(c.id, "failed", reason=f"{state.reason}; upgrade rewrites only fresh goldens")
+                )
+            elif state.golden.version == FORMAT_VERSION:
+                outcomes.append(CaseOutcome(c.id, "unchanged"))
+            else:
+                write_golden(golden_path(project, c.id), state.golden)
+                outcomes.append(CaseOutcome(c.id, "generated"))
+    return outcomes
 
 
 def _run_rigorous(
