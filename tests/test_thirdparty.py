@@ -15,6 +15,10 @@ import numpy as np
 import pytest
 
 from conftest import PYPROJECT, gradgold_here
+from gradgold.generation.generate import evaluation_points
+from gradgold.generation.wlprogram import build_program
+from gradgold.golden import program_sha256
+from gradgold.suite import find_project, load_cases
 
 CASES = """\
 import torch
@@ -149,9 +153,13 @@ def test_decimal_literals_give_the_same_golden_as_the_fraction(project: Any) -> 
         assert keys == sorted(k for k in b.files if k != "metadata") and "float64/value" in keys
         for k in keys:
             assert a[k].tobytes() == b[k].tobytes(), k
-        meta_a, meta_b = (json.loads(g["metadata"].tobytes().decode("utf-8")) for g in (a, b))
-    # the programs are identical: the decimals were converted to the fraction before any engine
-    assert meta_a["program_sha256"] == meta_b["program_sha256"]
+        stored = json.loads(a["metadata"].tobytes().decode("utf-8"))["program_sha256"]
+    # the golden records (as its hash) a program that holds the fraction: the decimals were
+    # converted before any engine saw them
+    (case,) = [c for c in load_cases(find_project(root)) if c.id == "lib/srgb_decimal"]
+    program = build_program(case, evaluation_points(case)[0]).text
+    assert "Hold[((c + (11/200))/(211/200))^(12/5)]" in program
+    assert stored == program_sha256(program)
 
 
 def test_a_machine_number_is_named_when_precision_is_lost(project: Any) -> None:
