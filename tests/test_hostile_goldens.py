@@ -426,3 +426,25 @@ def test_directory_is_refused(golden_dir: Path) -> None:
 
 def test_missing_file(golden_dir: Path) -> None:
     _refused(golden_dir / "seed" / "nope.npz", "cannot be opened (No such file or directory)")
+
+
+def test_a_corrupt_entry_fails_its_crc(golden_dir: Path) -> None:
+    path = golden_dir / "seed" / "sine.npz"
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("float64/value.npy")
+    last = info.header_offset + 30 + len(info.filename) + len(info.extra) + info.file_size - 1
+    data[last] ^= 0x01  # the float's lowest byte: a valid array, but not the bytes the CRC covers
+    path.write_bytes(bytes(data))
+    _refused(path, "entry 'float64/value.npy' fails its CRC-32 check (a corrupt file)", FIX)
+
+
+def test_a_local_header_naming_another_entry_is_refused(golden_dir: Path) -> None:
+    path = golden_dir / "seed" / "sine.npz"
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("float64/value.npy")
+    start = info.header_offset + 30
+    data[start : start + len("float64/value")] = b"float64/vaLue"
+    path.write_bytes(bytes(data))
+    _refused(path, "entry 'float64/value.npy' has a local header that is not its own", FIX)
