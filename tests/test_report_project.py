@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from conftest import gradgold_cli
+from conftest import gradgold_cli, gradgold_here
 from gradgold.cli import main
 from gradgold.report import build_report, project_title, render_html, render_markdown
 from test_report import Chk, _res
@@ -60,7 +60,7 @@ def test_report_in_a_project_is_titled_by_it(demo_suite: Path, tmp_path: Path) -
     (root / "pyproject.toml").write_text(
         '[project]\nname = "softstuff"\n\n[tool.gradgold]\ngolden_dir = "golden"\n'
     )
-    done = gradgold_cli(root, "report", "--date", "d")
+    done = gradgold_here(root, "report", "--date", "d")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == "# softstuff: PyTorch gradient conformance"
 
