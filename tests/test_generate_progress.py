@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import PYPROJECT, gradgold_cli
+from conftest import PYPROJECT, gradgold_cli, gradgold_here
 from gradgold.cases import case
 from gradgold.generation.generate import _by_point, _heartbeat, size_note
 
@@ -141,6 +141,6 @@ def test_progress_reports_each_point_of_a_case(tmp_path: Path) -> None:
     assert (tmp_path / "golden" / "split.npz").read_bytes() == (
         tmp_path / "golden" / "whole.npz"
     ).read_bytes()
-    shown = gradgold_cli(tmp_path, "generate", "--force", "pp/rig")
+    shown = gradgold_here(tmp_path, "generate", "--force", "pp/rig")  # rigorous: no kernel
     assert shown.returncode == 0, shown.stderr
     assert "      pp/rig: point 2/3 done, " in shown.stderr

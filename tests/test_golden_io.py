@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import gradgold_cli, seed_project
+from conftest import gradgold_cli, gradgold_here, seed_project
 from gradgold.errors import GoldenFormatError
 from gradgold.golden import Golden, GridData, file_metadata, read_golden, write_golden
 
@@ -264,7 +264,7 @@ def test_a_committed_version_1_golden_still_reads_and_checks_as_fresh(tmp_path: 
     _same(old, read_golden(_write(tmp_path / "v2.npz", old)))
     root = seed_project(tmp_path)
     shutil.copy(v1, root / "golden" / "seed" / "sine.npz")
-    done = gradgold_cli(root, "check", "seed/sine")
+    done = gradgold_here(root, "check", "seed/sine")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "stale" not in done.stdout + done.stderr
 
@@ -283,9 +283,9 @@ def test_upgrade_rewrites_a_fresh_version_1_golden_and_nothing_else(tmp_path: Pa
     new = read_golden(path)
     assert new.version == 2 and "program" not in new.meta
     _same(read_golden(V1 / "seed" / "sine.npz"), new)
-    verified = gradgold_cli(root, "verify", "--offline", "seed/sine")
+    verified = gradgold_here(root, "verify", "--offline", "seed/sine")
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    again = gradgold_cli(root, "upgrade", "seed/sine")
+    again = gradgold_here(root, "upgrade", "seed/sine")
     assert (
         again.returncode == 0
         and again.stdout.splitlines()[-1] == "0 upgraded, 1 already current, 0 not fresh"
