@@ -13,6 +13,7 @@ from flint import arb
 
 import gradgold as gg
 from conftest import gradgold_cli
+from gradgold.freshness import stale_reason
 from gradgold.generation.rigorous.magnitude import MATERIAL, round_up
 from gradgold.generation.rigorous.reference import rigorous_golden_of
 from gradgold.golden import Golden, read_golden, write_golden
@@ -53,6 +54,22 @@ def test_only_a_case_that_asks_stores_magnitudes() -> None:
     asked = _case("x - Tanh[x]", [{"x": 1e-3}])
     assert rigorous_golden_of(asked).meta["magnitudes"] == ["value", "grad/x"]
     assert asked.fingerprint() != plain.fingerprint()
+
+
+def test_a_golden_with_magnitudes_the_case_does_not_ask_for_is_stale() -> None:
+    """Magnitudes widen allowances, so only the case file may ask for them: a golden that holds
+    them for a case without magnitudes=True (edited, or made before the case dropped them) is
+    stale, whatever its fingerprint says."""
+    asked = _case("x - Tanh[x]", [{"x": 1e-3}])
+    plain = _case("x - Tanh[x]", [{"x": 1e-3}], magnitudes=False)
+    forged = rigorous_golden_of(asked)
+    forged.meta["fingerprint"] = plain.fingerprint()
+    forged.meta.pop("magnitudes_requested", None)
+    assert stale_reason(asked, rigorous_golden_of(asked)) == ""
+    reason = stale_reason(plain, forged)
+    assert reason.startswith(
+        "it holds magnitudes of terms, which widen the allowances, but the case does not "
+    )
 
 
 def test_a_softmax_gradient_stores_the_magnitude_of_its_terms() -> None:

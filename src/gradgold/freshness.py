@@ -29,6 +29,11 @@ def stale_reason(case: Case, golden: Golden) -> str:
     wrong = _metadata_mismatch(case, golden.meta)
     if wrong:
         return f"its metadata is not the case's ({wrong}), although its fingerprint is"
+    if not case.magnitudes and any(data.magnitudes for data in golden.grids.values()):
+        return (
+            "it holds magnitudes of terms, which widen the allowances, but the case does not ask for "
+            "them (magnitudes=True): an edited golden, or one made before the case dropped them"
+        )
     if tuple(golden.grids) != case.grids():
         return f"it holds grids {list(golden.grids)}, the case needs {list(case.grids())}"
     for grid, data in golden.grids.items():
