@@ -82,6 +82,88 @@ def _dasinh(x: torch.Tensor) -> torch.Tensor:
     return torch.where(big, 1 / (safe.abs() * torch.sqrt(1 + (1 / safe) ** 2)), 1 / torch.sqrt(1 + x * x))
 
 
+SQ2PI = math.sqrt(2 / math.pi)
+
+
+def _gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """x (1 + tanh u)/2 as x sigmoid(2 u): no cancellation in the left tail."""
+    return x * torch.sigmoid(2 * SQ2PI * (x + 0.044715 * x**3))
+
+
+def _dgelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    z = 2 * SQ2PI * (x + 0.044715 * x**3)
+    return torch.sigmoid(z) + x * 2 * SQ2PI * (1 + 3 * 0.044715 * x**2) * _dsigmoid(z)
+
+
+def _dacosh(x: torch.Tensor) -> torch.Tensor:
+    """1/sqrt(x^2 - 1) as 1/(x sqrt(1 - x^-2)) (x > 1): x^2 never formed."""
+    return 1 / (x * torch.sqrt(1 - (1 / x) ** 2))
+
+
+def _dsinc(x: torch.Tensor) -> torch.Tensor:
+    """sinc' by its Taylor series sum_k (-1)^k 2k pi^2k x^(2k-1)/(2k+1)! where |x| < 0.1."""
+    small = x.abs() < 0.1
+    safe = torch.where(small, torch.ones_like(x), x)
+    px = math.pi * safe
+    formula = (px * torch.cos(px) - torch.sin(px)) / (math.pi * safe**2)
+    series = sum(
+        (-1) ** k * 2 * k * math.pi ** (2 * k) / math.factorial(2 * k + 1) * x ** (2 * k - 1)
+        for k in range(1, 9)
+    )
+    return torch.where(small, series, formula)
+
+
+def _derfcx(x: torch.Tensor) -> torch.Tensor:
+    """erfcx' = 2 x erfcx(x) - 2/sqrt(pi); for x > 25 its asymptotic series
+    (2/sqrt(pi)) sum_k>=1 (-1)^k (2k-1)!!/(2 x^2)^k, which does not cancel."""
+    big = x > 25
+    safe = torch.where(big, x, torch.full_like(x, 25.0))
+    t = 1 / (2 * safe**2)
+    series = sum((-1) ** k * math.prod(range(1, 2 * k, 2)) * t**k for k in range(1, 13))
+    return torch.where(
+        big, 2 / math.sqrt(math.pi) * series, 2 * x * torch.special.erfcx(x) - 2 / math.sqrt(math.pi)
+    )
+
+
+def _ndtr(x: torch.Tensor) -> torch.Tensor:
+    return torch.special.erfc(-x / math.sqrt(2)) / 2
+
+
+def _ive_series(nu: int, x: torch.Tensor, terms: int = 16) -> list[torch.Tensor]:
+    """The terms a_k(nu)/x^k of e^-x I_nu(x) ~ (2 pi x)^-1/2 sum_k (-1)^k a_k(nu)/x^k (x > 0)."""
+    out, coef = [], 1.0
+    for k in range(terms):
+        if k:
+            coef *= (4 * nu**2 - (2 * k - 1) ** 2) / (k * 8)
+        out.append((-1) ** k * coef / x**k)
+    return out
+
+
+def _die(nu: int) -> Fn:
+    """d/dx e^-|x| I_nu(x): I_(1 - nu) e - sign(x) I_nu e (- I_1 e/x for nu = 1); for |x| > 50
+    from the difference of the asymptotic series, term by term (no cancellation)."""
+
+    def d(x: torch.Tensor) -> torch.Tensor:
+        ax = x.abs()
+        big = ax > 50
+        safe = torch.where(big, ax, torch.full_like(ax, 50.0))
+        dk = [a - b for a, b in zip(_ive_series(1 - nu, safe), _ive_series(nu, safe), strict=True)]
+        if nu == 1:
+            dk = [
+                t - s / safe
+                for t, s in zip(dk, [torch.zeros_like(safe), *_ive_series(1, safe)[:-1]], strict=True)
+            ]
+        series = sum(dk) / torch.sqrt(2 * math.pi * safe)
+        sign = torch.sign(x) if nu == 0 else torch.ones_like(x)
+        if nu == 0:
+            formula = torch.special.i1e(x) - torch.sign(x) * torch.special.i0e(x)
+        else:
+            formula = torch.special.i0e(x) - torch.special.i1e(x) * (torch.sign(x) + 1 / x)
+        return torch.where(big, sign * series, formula)
+
+    return d
+
+
 CORRECTED: dict[str, Fn] = {
     "batched/sigmoid": _fixed(torch.sigmoid, _dsigmoid),
     "batched/sigmoid-sum": lambda x: _fixed(torch.sigmoid, _dsigmoid)(x).sum(),
@@ -91,6 +173,14 @@ CORRECTED: dict[str, Fn] = {
     "batched/softsign": _fixed(lambda x: x / (1 + x.abs()), lambda x: 1 / (1 + x.abs()) ** 2),
     "batched/tanhshrink": _fixed(_tanhshrink, lambda x: torch.tanh(x) ** 2),
     "batched/asinh": _fixed(torch.asinh, _dasinh),
+    "batched/gelu-tanh": _fixed(_gelu_tanh, _dgelu_tanh),
+    "batched/softplus": _fixed(lambda x: torch.logaddexp(x, torch.zeros_like(x)), torch.sigmoid),
+    "batched/acosh": _fixed(torch.acosh, _dacosh),
+    "batched/sinc": _fixed(torch.sinc, _dsinc),
+    "batched/erfcx": _fixed(torch.special.erfcx, _derfcx),
+    "batched/ndtr": _fixed(_ndtr, lambda x: torch.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)),
+    "batched/i0e": _fixed(torch.special.i0e, _die(0)),
+    "batched/i1e": _fixed(torch.special.i1e, _die(1)),
 }
 
 CASES = {c.id: c for c in load_cases(find_project(ROOT)) if c.suite == "batched"}
