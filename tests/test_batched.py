@@ -1,6 +1,7 @@
 """The batched saturation and underflow cases (golden/batched.py) fail against torch 2.13 and pass
-against corrected implementations written here, in every default mode and both dtypes: what they
-record as expected failures is torch's, and the per-element rule is what catches it."""
+against corrected implementations written here, in every default mode (forward mode at order 1
+only) and both dtypes: what they record as expected failures is torch's, and the per-element rule
+is what catches it."""
 
 from __future__ import annotations
 
@@ -164,6 +165,23 @@ def _die(nu: int) -> Fn:
     return d
 
 
+def _d2sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """sigmoid'' = sigmoid' (1 - 2 sigmoid) with 1 - 2 sigmoid(x) = -tanh(x/2): no cancellation."""
+    return -_dsigmoid(x) * torch.tanh(x / 2)
+
+
+def _twice(f: Fn, df: Fn, d2f: Fn) -> Fn:
+    """``f`` with first derivative ``df`` and second derivative ``d2f`` as given, in every mode."""
+    return _fixed(f, _fixed(df, d2f))
+
+
+def _d2asinh(x: torch.Tensor) -> torch.Tensor:
+    """-x/(1 + x^2)^(3/2), as -1/(x |x| (1 + x^-2)^(3/2)) for |x| >= 1: nothing cubed underflows."""
+    big = x.abs() >= 1
+    safe = torch.where(big, x, torch.ones_like(x))
+    return torch.where(big, -1 / (safe * safe.abs() * (1 + safe**-2) ** 1.5), -x / (1 + x * x) ** 1.5)
+
+
 CORRECTED: dict[str, Fn] = {
     "batched/sigmoid": _fixed(torch.sigmoid, _dsigmoid),
     "batched/sigmoid-sum": lambda x: _fixed(torch.sigmoid, _dsigmoid)(x).sum(),
@@ -181,6 +199,21 @@ CORRECTED: dict[str, Fn] = {
     "batched/ndtr": _fixed(_ndtr, lambda x: torch.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)),
     "batched/i0e": _fixed(torch.special.i0e, _die(0)),
     "batched/i1e": _fixed(torch.special.i1e, _die(1)),
+    "batched/sigmoid-d2": _twice(torch.sigmoid, _dsigmoid, _d2sigmoid),
+    "batched/logsigmoid-d2": _twice(
+        lambda x: -torch.logaddexp(-x, torch.zeros_like(x)),
+        lambda x: torch.sigmoid(-x),
+        lambda x: -_dsigmoid(x),
+    ),
+    "batched/softplus-d2": _twice(
+        lambda x: torch.logaddexp(x, torch.zeros_like(x)), torch.sigmoid, _dsigmoid
+    ),
+    "batched/silu-d2": _twice(
+        lambda x: x * torch.sigmoid(x),
+        lambda x: torch.sigmoid(x) + x * _dsigmoid(x),
+        lambda x: _dsigmoid(x) * (2 - x * torch.tanh(x / 2)),
+    ),
+    "batched/asinh-d2": _twice(torch.asinh, _dasinh, _d2asinh),
 }
 
 CASES = {c.id: c for c in load_cases(find_project(ROOT)) if c.suite == "batched"}
@@ -190,6 +223,13 @@ def test_every_batched_case_has_a_corrected_implementation() -> None:
     assert sorted(CASES) == sorted(CORRECTED)
 
 
+def _modes(case: Any) -> tuple[str, ...]:
+    """The modes a corrected implementation can show. Nested ``torch.func.jvp`` does not
+    differentiate an autograd.Function's ``jvp`` (measured: jvp of jvp of such an exp is 0.0 at 0.5,
+    jacfwd(jacrev) 1.6487...), so at order 2 the corrected functions run every mode but forward."""
+    return tuple(m for m in DEFAULT_MODES if not (case.order >= 2 and m == "forward"))
+
+
 @pytest.mark.parametrize("case_id", sorted(CORRECTED))
 def test_torch_fails_and_a_corrected_implementation_passes(case_id: str) -> None:
     case = CASES[case_id]
@@ -197,7 +237,7 @@ def test_torch_fails_and_a_corrected_implementation_passes(case_id: str) -> None
     for dtype in case.dtypes:
         torch_results = check_golden(case, golden, dtype, mode="reverse")
         assert all(r.passed for r in torch_results) == (not case.expected_failure(dtype)), dtype
-        for mode in DEFAULT_MODES:
+        for mode in _modes(case):
             results = check_golden(case, golden, dtype, fn=CORRECTED[case_id], mode=mode)
             failed = [r.message or r.error for r in results if not r.passed or r.skipped]
             assert not failed, failed[0]
