@@ -17,6 +17,7 @@ import numpy.typing as npt
 __all__ = [
     "GRID_NAMES",
     "agreeing_digits",
+    "bitwise_differences",
     "certified_float",
     "grid_of",
     "round_to_grid",
@@ -73,6 +74,20 @@ def _round_bfloat16(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000).astype(np.uint32)
     out = rounded.view(np.float32).astype(np.float64)
     return np.where(np.isfinite(f32), out, wide)  # inf and NaN stay as they are
+
+
+def bitwise_differences(
+    ours: npt.NDArray[np.float64], theirs: npt.NDArray[np.float64]
+) -> tuple[tuple[int, ...], int] | None:
+    """The first index at which two float64 arrays of one shape differ bit for bit (so -0.0 is
+    not 0.0 and NaNs are compared by payload), and how many elements differ; None when none does.
+    Goldens are compared this way because a stored reference is one exact float64, not a range."""
+    a = np.ascontiguousarray(ours, dtype=np.float64)
+    b = np.ascontiguousarray(theirs, dtype=np.float64)
+    bad = np.argwhere(a.view(np.uint64) != b.view(np.uint64))
+    if not len(bad):
+        return None
+    return tuple(int(i) for i in bad[0]), len(bad)
 
 
 def to_fraction(x: float) -> Fraction:

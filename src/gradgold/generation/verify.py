@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from ..cases import Case
 from ..errors import EngineError, EvaluationError
-from ..exact import agreeing_digits, certified_float, round_to_grid
+from ..exact import agreeing_digits, bitwise_differences, certified_float, round_to_grid
 from ..golden import Golden, GridData, program_digest, program_sha256, quantities
 from ..metadata import metadata_mismatch
 from ..suite import Project, golden_state
@@ -186,16 +186,16 @@ def _input_findings(case: Case, path: Path, grid: str, data: GridData) -> list[F
     for p in case.params:
         want = np.stack([round_to_grid(pt[p], grid) for pt in case.points])
         got = np.ascontiguousarray(data.inputs[p])
-        bad = np.argwhere(got.view(np.uint64) != want.view(np.uint64))
-        if len(bad):
-            index = tuple(int(i) for i in bad[0])
+        differ = bitwise_differences(got, want)
+        if differ:
+            index, count = differ
             msg = (
                 f"{path}: case {case.id}, grid {grid}, input {p}, index {index}: the golden's input is "
                 f"{float(got[index])!r} where the case's point rounded to {grid} is {float(want[index])!r} "
-                f"({len(bad)} of {got.size} inputs differ): the references were computed elsewhere "
+                f"({count} of {got.size} inputs differ): the references were computed elsewhere "
                 f"than the case's points; {_fix_regen(case, path)}"
             )
-            found.append(Finding(case.id, path, "inputs", msg, grid, f"input/{p}", index, len(bad)))
+            found.append(Finding(case.id, path, "inputs", msg, grid, f"input/{p}", index, count))
     return found
 
 
@@ -440,14 +440,13 @@ def _float_mismatches(case: Case, committed: Golden, fresh: Golden) -> list[Agre
     out = []
     for grid, data in committed.grids.items():
         for q in quantities(committed.meta):
-            ours = np.ascontiguousarray(data.numbers[q], dtype=np.float64)
-            theirs = np.ascontiguousarray(fresh.grids[grid].numbers[q], dtype=np.float64)
-            bad = np.argwhere(ours.view(np.uint64) != theirs.view(np.uint64))
-            if len(bad):
-                at = tuple(int(i) for i in bad[0])
+            ours, theirs = data.numbers[q], fresh.grids[grid].numbers[q]
+            differ = bitwise_differences(ours, theirs)
+            if differ:
+                at, count = differ
                 msg = (
                     f"{case.id} [{grid}], {q}, index {at}: stored float64 {float(ours[at])!r} is not the "
-                    f"proven correct rounding {float(theirs[at])!r} ({len(bad)} of {ours.size} differ; the "
+                    f"proven correct rounding {float(theirs[at])!r} ({count} of {ours.size} differ; the "
                     f"proven digits are {fresh.grids[grid].digits[q][at]}); the golden is wrong or forged: "
                     f"regenerate it with `gradgold generate --force {case.id}` and review the diff"
                 )
