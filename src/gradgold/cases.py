@@ -201,7 +201,7 @@ def case(
     min_digits: int = 20,
     rtol_ulps: Mapping[str, float] | None = None,
     xfail: str | Mapping[str, str] | None = None,
-    order: int = 1,
+    order: int | None = None,
     projections: int = 0,
     full_jacobian: bool = True,
     strategy: str = "auto",
@@ -224,7 +224,9 @@ def case(
     issue number where there is one), for every dtype, or ``{dtype: reason}``. A torch fix then shows
     as a failing "unexpectedly passed" check, never as silence. ``order`` is the highest derivative
     order the golden holds (1: value and gradient; 2 adds the Hessian over all N scalar inputs; 3
-    and 4 the third and fourth derivative tensors).
+    and 4 the third and fourth derivative tensors); without it, 2 for a real case of at most
+    :data:`SECOND_ORDER_INPUTS` scalar inputs (so ``double_backward`` checks a second derivative),
+    else 1.
 
     ``projections=k`` adds k seeded directions v (exact, reproducible) and stores <grad f, v> (and
     v' H v for order >= 2), computed from the univariate f(x0 + t v): what a large input can afford
@@ -307,7 +309,7 @@ class _Spec:
     min_digits: int = 20
     rtol_ulps: Mapping[str, float] | None = None
     xfail: str | Mapping[str, str] | None = None
-    order: int = 1
+    order: int | None = None
     projections: int = 0
     full_jacobian: bool = True
     strategy: str = "auto"
@@ -343,7 +345,9 @@ def _declare(
     built = _build(fn, spec, site, params)
     built = _resolve_complex(built, spec.dtypes, spec.complex_output)
     reasons = {"*": spec.xfail} if isinstance(spec.xfail, str) else dict(spec.xfail or {})
-    order, projections = spec.order, spec.projections
+    projections = spec.projections
+    n_vars = sum(math.prod(s) for s in built.shapes.values())
+    order = spec.order if spec.order is not None else default_order(n_vars, built.is_complex)
     where = _where(built.source, built.line, built.name)
     if not 1 <= order <= 4:
         raise CaseError(f"{where}: order={order}; use 1 to 4")
@@ -362,7 +366,6 @@ def _declare(
         raise CaseError(
             f"{where}: strategy={spec.strategy!r}; use 'auto', 'rigorous', 'symbolic' or 'substituted'"
         )
-    n_vars = sum(math.prod(s) for s in built.shapes.values())
     if order >= 3 and n_vars**order > 4096:
         raise CaseError(
             f"{where}: order={order} over {n_vars} scalar inputs is {n_vars**order} numbers per "
@@ -386,6 +389,20 @@ def _declare(
     return built
 
 
+#: A real case declared without ``order=`` holds the Hessian when it has at most this many scalar
+#: inputs. Measured (bench/TOLERANCE.md, "Second order by default"): on the rigorous path the Hessian
+#: costs 2-15x the first order up to 8 inputs (under 0.4 s CPU for 3 points), 9-37x at 16; and its
+#: N^2 entries per output element grow the golden. A complex case stays at first order: the engine
+#: computes it (the rigorous evaluator is real only), and Mathics3 took over 4 minutes for the
+#: Hessian of complex tan and tanh at 4 points.
+SECOND_ORDER_INPUTS = 8
+
+
+def default_order(n_vars: int, is_complex: bool = False) -> int:
+    """The derivative order a case of ``n_vars`` scalar inputs holds when it does not say."""
+    return 2 if n_vars <= SECOND_ORDER_INPUTS and not is_complex else 1
+
+
 def unary(
     name: str,
     wolfram: str,
@@ -407,7 +424,7 @@ def unary(
 
     ``extreme`` adds a float64-only case ``<name>-extreme`` at these points, unrounded: arguments
     float32 cannot hold or whose results leave its range (``extreme_xfail`` records its known
-    failure). ``second`` adds the case ``<name>-d2``: order 2 at the first three points, so a
+    failure; first order only). ``second`` adds the case ``<name>-d2``: order 2 at the first three points, so a
     second-order discrepancy never hides the first-order result; it carries ``rtol_ulps`` and
     ``dtypes``, and a reason (or ``{dtype: reason}``) as ``second`` makes it an expected failure.
     A case that records a first-order failure (``xfail``) or is a variant of another (a '-' in its
@@ -415,22 +432,27 @@ def unary(
     """
     site = _call_site()
     precision = options.get("precision", 30)
+    twin = second is not False and not options.get("xfail") and "-" not in name
+    if twin:  # the twin checks the second order: the main case stays first order
+        options = {"order": 1} | options
     declared = [
         _declare(fn, _Spec(wolfram, [{param: v} for v in f32(*points)], name, **options), site, (param,))
     ]
-    if second is not False and not options.get("xfail") and "-" not in name:
-        twin: dict[str, Any] = {k: options[k] for k in ("rtol_ulps", "dtypes") if k in options}
+    if twin:
+        extra: dict[str, Any] = {k: options[k] for k in ("rtol_ulps", "dtypes") if k in options}
         if not isinstance(second, bool):
-            twin["xfail"] = second
+            extra["xfail"] = second
         pts = [{param: v} for v in f32(*points[:3])]
         declared.append(
             _declare(
-                fn, _Spec(wolfram, pts, f"{name}-d2", precision=precision, order=2, **twin), site, (param,)
+                fn, _Spec(wolfram, pts, f"{name}-d2", precision=precision, order=2, **extra), site, (param,)
             )
         )
     if extreme:
         pts = [{param: float(v)} for v in extreme]
-        spec = _Spec(wolfram, pts, f"{name}-extreme", ("float64",), precision, xfail=extreme_xfail)
+        # First order: beyond float32's range a second derivative often leaves float64's (Log at
+        # 1e-300: -1e600), which no golden can hold; a Hessian at a hard point is a case of its own.
+        spec = _Spec(wolfram, pts, f"{name}-extreme", ("float64",), precision, xfail=extreme_xfail, order=1)
         declared.append(_declare(fn, spec, site, (param,)))
     return tuple(declared)
 

@@ -657,6 +657,22 @@ class CaseCheck:
         return "PASS" if self.passed else "FAIL"
 
 
+def second_order_problem(case: Case, golden: Golden, mode: str) -> str:
+    """Why ``double_backward`` does not apply ("" where it does): it differentiates the graph of a
+    first derivative, which only a second derivative in the golden checks. At first order alone it
+    would rerun ``reverse`` and report a double backward it never checked."""
+    if mode != "double_backward":
+        return ""
+    held = set().union(*(set(g.numbers) for g in golden.grids.values())) if golden.grids else set()
+    if held & {"hessian", "d3", "d4", "proj/hess"}:
+        return ""
+    return (
+        f"not applicable: double_backward checks a second derivative, and the golden of {case.id} holds "
+        f"none (order={case.order}); declare order=2 (the default for cases of up to 8 scalar inputs) "
+        "and regenerate to check the double backward"
+    )
+
+
 def not_applicable(results: Sequence[QuantityResult]) -> str:
     """Why a mode computed none of the derivatives (the first reason), or "". The value is the plain
     forward pass in every mode except compile, so a mode that ran no derivative checked nothing of
@@ -709,7 +725,7 @@ def check_case(
     the dtype on it is unavailable). ``fn`` checks another implementation against the case's golden;
     the case's ``xfail=`` describes its own function only, so it does not apply to ``fn``."""
     why = device_problem(device) if absent is None else absent
-    why = why or dtype_problem(device, dtype)
+    why = why or dtype_problem(device, dtype) or second_order_problem(case, golden, mode)
     xfail = expected_failure(case, dtype, mode) if fn is None else ExpectedFailure()
     if why:
         return CaseCheck(

@@ -8,9 +8,9 @@ in every mode that applies:
 ``reverse``          ``torch.autograd.grad``, one backward per output element; higher orders by
                      nested ``grad(..., create_graph=True)`` (the first order itself without it)
 ``double_backward``  the same with ``create_graph=True`` already at first order (the graph a
-                     second derivative would differentiate). At order 1 that checks first
-                     derivatives only: a wrong double backward is caught only where the golden
-                     holds a second derivative (``order=2``)
+                     second derivative differentiates). It applies only where the golden holds a
+                     second derivative (``order=2``, the default up to 8 scalar inputs); elsewhere
+                     it is a skip, "not applicable", never a pass that checked nothing of its own
 ``func``             ``torch.func``: ``jacrev`` for first order, ``hessian`` (``jacfwd(jacrev)``)
                      for second, further ``jacfwd`` for third and fourth
 ``forward``          forward-mode AD: ``torch.autograd.forward_ad`` dual numbers for first order,
