@@ -82,11 +82,18 @@ def layer_norm(x):
 # A common offset of 1e3 over a spread of 0.5: relative condition number |x|/sigma = 3.5e3 for the
 # centring, twice that through the gradient's two centred terms. torch's 4711 (float64) and 14988
 # (float32) ULPs are within ~2x of it: the tolerance is 2^14 ULPs for both dtypes.
+H2_LAYER_NORM_OFFSET = (
+    "forward-mode Hessian of layer_norm off by 5.7 (relative 8.8) at point 0, float64 and float32; "
+    "reverse, double_backward and func match (issue #13 item 2)"
+)
+
+
 @gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",
     points=[{"x": gg.f32(1e3, 1e3 + 0.5, 1e3 - 0.25, 1e3)}],
     name="layer_norm-offset",
     rtol_ulps={"float64": 2.0**14, "float32": 2.0**14},
+    xfail={"forward-hessian": H2_LAYER_NORM_OFFSET},
 )
 def layer_norm_offset(x):
     return F.layer_norm(x, (4,))
@@ -94,19 +101,33 @@ def layer_norm_offset(x):
 
 # (The bias is a constant: d out/d b is the identity, an exact constant Jacobian, which the generator
 # refuses with "precision DirectedInfinity[1]"; see the report.)
+H2_LAYER_NORM_AFFINE = (
+    "layer_norm's Hessian through jvp is wrong at point 0: forward off by 0.32 (relative 15), func by "
+    "0.48 (relative 3.3), float64 and float32; reverse and double_backward match (issue #13 item 2)"
+)
+
+
 @gg.case(
     wolfram=f"w (x - {MEAN})/Sqrt[{VAR_B} + 1/10^5] + {{1/8, 0, -1/4, 1}}",
     points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0), "w": gg.f32(1.5, -0.5, 1.0, 2.0)}],
     name="layer_norm-affine",
+    xfail={"forward-hessian": H2_LAYER_NORM_AFFINE, "func-hessian": H2_LAYER_NORM_AFFINE},
 )
 def layer_norm_affine(x, w):
     return F.layer_norm(x, (4,), w, torch.tensor([0.125, 0.0, -0.25, 1.0], dtype=x.dtype))
+
+
+H2_BATCH_NORM_TRAIN = (
+    "forward-over-reverse Hessian of training-mode batch_norm is off by up to 1.8e3 where the exact entry "
+    "is 0 (points 0-1, float64 and float32); reverse, double_backward and func match (issue #13 item 2)"
+)
 
 
 @gg.case(
     wolfram=f"(x - {MEAN})/Sqrt[{VAR_B} + 1/10^5]",  # training mode: batch statistics over 4 samples
     points=[{"x": gg.f32(0.5, -1.25, 2.0, 3.0)}, {"x": gg.f32(1.0, 1.0 + 2**-10, 1.0 - 2**-10, 1.0)}],
     name="batch_norm_train",
+    xfail={"forward-hessian": H2_BATCH_NORM_TRAIN},
 )
 def batch_norm_train(x):
     return F.batch_norm(x.reshape(4, 1), None, None, training=True).reshape(4)

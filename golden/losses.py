@@ -72,19 +72,31 @@ gg.case(
     # the allowance |ref| would give): the generator's magnitudes of terms.
     magnitudes=True,
 )(lambda x: F.cross_entropy(x.reshape(1, 4), torch.tensor([2]), label_smoothing=0.1).reshape(()))
+H2_CROSS_ENTROPY_SOFT_TARGETS = (
+    "the Hessian entry 7.2e-22 at point 3 comes out with relative error 1.0 in reverse, double_backward "
+    "and func (float64 and float32); forward mode gets it (issue #13 item 2)"
+)
 gg.case(
     wolfram=f"-Total[{{1/8, 1/4, 1/2, 1/8}} (x - {LSE})]",
     points=[{"x": gg.f32(*p)} for p in LOGITS],
     name="cross_entropy-soft_targets",
+    xfail={
+        "reverse-hessian": H2_CROSS_ENTROPY_SOFT_TARGETS,
+        "double_backward-hessian": H2_CROSS_ENTROPY_SOFT_TARGETS,
+        "func-hessian": H2_CROSS_ENTROPY_SOFT_TARGETS,
+    },
 )(lambda x: F.cross_entropy(x.reshape(1, 4), t(x, 0.125, 0.25, 0.5, 0.125).reshape(1, 4)).reshape(()))
 gg.case(wolfram="-x[[3]]", points=[{"x": gg.f32(*LOGITS[0])}], name="nll_loss")(
     lambda x: F.nll_loss(x.reshape(1, 4), torch.tensor([2])).reshape(())
 )
+# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float64-reverse point
+# 1: error 6.7e-07, allowance 5.9e-15 (1.13e+08x), relative 2e-06; not yet classified (issue #13 item 2)
 gg.case(
     wolfram="Total[{0, 1, 1/4} Log[1/p] + {1, 0, 3/4} Log[1/(1 - p)]]/3",
     points=[{"p": gg.f32(0.25, 0.5, 0.875)}, {"p": gg.f32(1e-6, 0.99999, 0.5)}],
     name="binary_cross_entropy",
     precision=60,
+    order=1,
 )(lambda p: F.binary_cross_entropy(p, t(p, 0.0, 1.0, 0.25)))
 # The backward divides by max(p (1 - p), 1e-12): for p = 1e-30 (target 0) the gradient is 3.3e-19
 # instead of 1/3 (the forward, which clamps log at -100, is right there).
@@ -95,6 +107,10 @@ gg.case(
     precision=60,
     xfail="backward clamps p (1 - p) at 1e-12: wrong gradient for p < 1e-12 (upstream issue not identified)",
 )(lambda p: F.binary_cross_entropy(p, t(p, 0.0, 1.0, 0.25)))
+BCE_LOGITS_SATURATED = (
+    "backward sigmoid(z) - target cancels for saturated logits (upstream issue not identified)"
+)
+BCE_H2 = "float32 double backward loses a saturated Hessian entry (issue #13 item 2)"
 gg.case(
     wolfram="Total[{1, 0, 3/4} z + Log[1 + Exp[-z]]]/3",
     points=[
@@ -106,8 +122,12 @@ gg.case(
     precision=90,
     # At z = -100 (target 0) and 100 (target 1) the gradient (sigmoid(z) - target)/3 is +-1.2e-44;
     # torch returns 0 for both (float64; in float32 1.2e-44 is within the subnormal allowance).
+    # Order 2, float32: reverse and double_backward give a Hessian entry of 6.9e-10 at points 1-2 with
+    # relative error 1.0; func and forward get it.
     xfail={
-        "float64": "backward sigmoid(z) - target cancels for saturated logits (upstream issue not identified)"
+        "float64": BCE_LOGITS_SATURATED,
+        "float32-reverse-hessian": BCE_H2,
+        "float32-double_backward-hessian": BCE_H2,
     },
 )(lambda z: F.binary_cross_entropy_with_logits(z, t(z, 0.0, 1.0, 0.25)))
 gg.case(
@@ -134,11 +154,14 @@ gg.case(
     name="soft_margin_loss",
     precision=60,
 )(lambda x: F.soft_margin_loss(x, t(x, 1.0, -1.0, 1.0)))
+# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float64-reverse point
+# 1: error 3.2e-17, allowance 5.5e-28 (5.74e+10x), relative 0.001; not yet classified (issue #13 item 2)
 gg.case(
     wolfram="Total[{1, 0, 1} Log[1 + Exp[-x]] + {0, 1, 0} Log[1 + Exp[x]]]/3",
     points=[{"x": gg.f32(0.5, -1.25, 2.0)}, {"x": gg.f32(30.0, -30.0, 1e-20)}],
     name="multilabel_soft_margin_loss",
     precision=60,
+    order=1,
 )(lambda x: F.multilabel_soft_margin_loss(x.reshape(1, 3), t(x, 1.0, 0.0, 1.0).reshape(1, 3)).reshape(()))
 gg.case(
     wolfram="1 - x . y/Sqrt[(x . x) (y . y)]",

@@ -48,22 +48,28 @@ unary(
     extreme=[1e-300],
     second=TRIGAMMA,  # lgamma'' is trigamma
 )
+# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float32-reverse point
+# 2: error 3.9e+13, allowance 6.7e+08 (5.87e+04x), relative 0.56; not yet classified (issue #13 item 2)
 unary(
     "lgamma-negative",
     "Log[Abs[Gamma[x]]]",  # torch's lgamma is log|Gamma| where Gamma < 0 (WL's LogGamma is complex)
     torch.lgamma,
     [-2.5, -0.75, -1.0000001],
+    order=1,
 )
 # Next to the pole at -4, log|Gamma| has d/dx = digamma(x) ~ -1/(x + 4): relative condition number
 # |x digamma'(x) / digamma(x)| = 2e7 at x = -3.9999998. torch's reflection formula (tan(pi x) with
 # pi x rounded) errs by 1.1e6 ULPs in float64 there, within that bound: the float64 tolerance is the
 # condition number, not the default. float32 passes at the default.
+# order 2 pending: the Hessian fails in all four modes in float32; worst float32-reverse point 0: error
+# 9.5e+12, allowance 1.7e+08 (5.64e+04x), relative 0.54; not yet classified (issue #13 item 2)
 unary(
     "lgamma-near_pole",
     "Log[Abs[Gamma[x]]]",
     torch.lgamma,
     [-3.9999998],
     rtol_ulps={"float64": 2e7},
+    order=1,
 )
 unary(
     "digamma",
@@ -81,12 +87,17 @@ for n in (1, 2, 3):
         [0.5, 1.5, 3.25, 20.0, 1e-3, 1000.5],
         xfail=TRIGAMMA if n == 1 else None,
     )
+# order 2 pending: the Hessian fails in all four modes in float64; worst float64-reverse point 1: error
+# 8.1e-10, allowance 3.7e-14 (2.19e+04x), relative 3.9e-10; not yet classified (issue #13 item 2)
 unary(
     "mvlgamma-p3",
     "3 Log[Pi]/2 + LogGamma[x] + LogGamma[x - 1/2] + LogGamma[x - 1]",
     lambda x: torch.special.multigammaln(x, 3),
     [1.25, 2.5, 7.75, 1.0000001],
+    order=1,
 )
+# order 2 pending: the Hessian fails in all four modes in float64; worst float64-reverse point 0: error
+# 1.9e-10, allowance 5.1e-15 (3.63e+04x), relative 6.5e-10; not yet classified (issue #13 item 2)
 gg.case(
     wolfram="LogGamma[a] + LogGamma[b] - LogGamma[a + b]",  # log Beta(a, b), written as torch users do
     # Hard points where the formula itself does not cancel: tiny a and b (lgamma ~ -log), large ones.
@@ -94,6 +105,7 @@ gg.case(
     points=[{"a": a, "b": b} for a, b in [(0.5, 1.5), (2.25, 3.0), (1e-3, 1e-3), (30.25, 20.5)]],
     name="lbeta_via_lgamma",
     precision=50,
+    order=1,
 )(lambda a, b: torch.lgamma(a) + torch.lgamma(b) - torch.lgamma(a + b))
 unary(
     "zeta-hurwitz_s3",
@@ -169,6 +181,8 @@ unary(
 # tolerance is 2048 ULPs accordingly (float32 passes at the default).
 # In the left tail Mathics3 needs digits beyond the magnitude of Erfc (its N of the derivative at
 # -20 is 0.0 at 50 digits and right at 200): the working precision is raised accordingly.
+# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float32-reverse point
+# 1: error 0.0044, allowance 9.5e-06 (466x), relative 0.0044; not yet classified (issue #13 item 2)
 unary(
     "log_ndtr-tail",
     "-Log[2/Erfc[-x/Sqrt[2]]]",
@@ -176,6 +190,7 @@ unary(
     [-20.0, -35.0],
     precision=350,
     rtol_ulps={"float64": 2048},
+    order=1,
 )
 unary("entr", "x Log[1/x]", torch.special.entr, [0.25, 1.5, 40.0, 1e-30, 1.0000001])
 

@@ -32,7 +32,7 @@ def test_a_good_implementation_passes_in_every_dtype_and_mode(demo_suite: Path) 
         for d in ("float64", "float32")
         for m in ("reverse", "double_backward", "func", "forward")
     ]
-    assert {r.quantity for r in report.results} == {"value", "grad/w", "grad/z"}
+    assert {r.quantity for r in report.results} == {"value", "grad/w", "grad/z", "hessian"}  # order 2 by default
     value = next(r for r in report.results if r.quantity == "value" and r.dtype == "float64")
     assert value.obtained is not None and value.obtained.shape == ()
 
@@ -44,12 +44,12 @@ def test_a_mismatch_is_a_result_not_an_exception(demo_suite: Path) -> None:
     assert not report.passed
     [failed] = report.failed
     assert (failed.dtype, failed.mode, failed.status) == ("float64", "reverse", "FAIL")
-    assert [r.quantity for r in failed.results if not r.passed] == ["grad/z"]
+    assert [r.quantity for r in failed.results if not r.passed] == ["grad/z", "hessian"]
     assert (
         report.text()
         .splitlines()[0]
         .endswith(
-            "wrong checked against demo/sine [float64-reverse]: 1 of 3 checks failed against the golden "
+            "wrong checked against demo/sine [float64-reverse]: 2 of 4 checks failed against the golden "
             f"{demo_suite / 'golden' / 'demo' / 'sine.npz'}"
         )
     )
@@ -88,4 +88,4 @@ def test_import_gradgold_stays_light_and_the_api_works_without_pytest(demo_suite
         [sys.executable, "-c", code], cwd=demo_suite, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "True 3 False []\n"  # checking never loads the generation wing
+    assert done.stdout == "True 4 False []\n"  # checking never loads the generation wing
