@@ -55,7 +55,12 @@ vec(
     "Log[1 + Exp[x]]",
     F.softplus,
     [[0.5, 25.0, 30.0]],
-    xfail={"float64": "softplus is linearised above threshold=20 by design (documented)"},
+    # Order 2: the linearisation makes the second derivative 0 for sigmoid'(25) = 1.4e-11 (relative
+    # error 1.0), which float32's Hessian allowance (1.3e-16) sees in every mode.
+    xfail={
+        "float64": "softplus is linearised above threshold=20 by design (documented)",
+        "float32-hessian": "softplus is linearised above threshold=20 by design (documented)",
+    },
 )
 vec("acosh", "ArcCosh[x]", torch.acosh, [[1.25, 1e30, 3e20]], xfail={"float32": OVERFLOW})
 vec("sinc", "Sin[Pi x]/(Pi x)", torch.sinc, [[-1.25, 1e-4, 2.5e-2, 1e-20]], precision=100, xfail=SINC)
