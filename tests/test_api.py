@@ -32,7 +32,12 @@ def test_a_good_implementation_passes_in_every_dtype_and_mode(demo_suite: Path) 
         for d in ("float64", "float32")
         for m in ("reverse", "double_backward", "func", "forward")
     ]
-    assert {r.quantity for r in report.results} == {"value", "grad/w", "grad/z", "hessian"}  # order 2 by default
+    assert {r.quantity for r in report.results} == {
+        "value",
+        "grad/w",
+        "grad/z",
+        "hessian",
+    }  # order 2 by default
     value = next(r for r in report.results if r.quantity == "value" and r.dtype == "float64")
     assert value.obtained is not None and value.obtained.shape == ()
 

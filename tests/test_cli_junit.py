@@ -32,7 +32,7 @@ def test_junit_report_names_items_like_pytest(demo_suite: Path, tmp_path: Path) 
     assert {c.get("classname") for c in cases.values()} == {"golden.demo"}
     failure = cases["product[float64-reverse]"].find("failure")
     assert failure is not None
-    assert failure.get("message") == "2 of 6 checks failed"
+    assert failure.get("message") == "4 of 8 checks failed"  # grad/z and the Hessian at 2 points
     assert (failure.text or "").startswith(
         "demo/product [float64-reverse], point 0, d/dz: torch and the exact reference are not close!"
     )

@@ -124,7 +124,7 @@ def test_check_passes_and_json_has_the_records(
         (d, m, "cpu", q)
         for d in ("float64", "float32")
         for m in ("reverse", "double_backward", "func", "forward")
-        for q in ("value", "grad/x", "grad/y")
+        for q in ("value", "grad/x", "grad/y", "hessian")  # 2 scalar inputs: order 2 by default
     }
     assert all(r["passed"] and r["max_ulp_err"] is not None for r in records)
 

@@ -49,7 +49,7 @@ def test_the_fixture_checks_other_implementations(demo: pytest.Pytester) -> None
     run.stdout.fnmatch_lines(
         [
             "*_ test_wrong _*",
-            "test_impls.wrong checked against demo/sine [[]float64-reverse[]]: 1 of 3 checks failed "
+            "test_impls.wrong checked against demo/sine [[]float64-reverse[]]: 2 of 4 checks failed "
             "against the golden */golden/demo/sine.npz",
             "",
             "demo/sine [[]float64-reverse[]], point 0, d/dz: torch and the exact reference are not close!",
