@@ -424,8 +424,8 @@ def unary(
 
     ``extreme`` adds a float64-only case ``<name>-extreme`` at these points, unrounded: arguments
     float32 cannot hold or whose results leave its range (``extreme_xfail`` records its known
-    failure; first order only). ``second`` adds the case ``<name>-d2``: order 2 at the first three points, so a
-    second-order discrepancy never hides the first-order result; it carries ``rtol_ulps`` and
+    failure; first order only). ``second`` adds the case ``<name>-d2``: order 2 at the first three
+    points, so a second-order discrepancy never hides the first-order result; it carries ``rtol_ulps`` and
     ``dtypes``, and a reason (or ``{dtype: reason}``) as ``second`` makes it an expected failure.
     A case that records a first-order failure (``xfail``) or is a variant of another (a '-' in its
     name) has no twin: the base case's twin covers the derivative's formula.
