@@ -240,7 +240,9 @@ for nm, f in [("layer_norm", lambda x: F.layer_norm(x, (4,))), ("batch_norm_trai
         wolfram=norm_jvp_wl("x", "v", 4),
         points=[{"x": p, "v": V4} for p in X4],
         name=f"{nm}-jvp",
-        xfail={"grad/x": NORM_JVP},
+        # Order 2 (the default): the Hessian of the JVP, the derivative of the wrong d(jvp)/dx, is off
+        # by 0.16-0.17 (relative 15 and 87, points 0-1, float64 and float32) in every mode.
+        xfail={"grad/x": NORM_JVP, "hessian": NORM_JVP},
     )(lambda x, v, f=f: jvp1(f, x, v))
 gg.case(
     wolfram="Flatten[{"
@@ -303,10 +305,11 @@ gg.case(
     points=[{"x": p, "v": V4} for p in ZEROS4],
     name="cumprod-zeros-jvp",
     modes=REVERSE_OVER_FORWARD,
-    xfail={
-        "grad": "reverse-over-forward of cumprod's JVP rule is NaN at a zero factor "
-        "(cf. pytorch/pytorch#196701)"
-    },
+    # Order 2 (the default): the Hessian of the JVP is NaN at every point too (float64 and float32).
+    xfail=dict.fromkeys(
+        ("grad", "hessian"),
+        "reverse-over-forward of cumprod's JVP rule is NaN at a zero factor (cf. pytorch/pytorch#196701)",
+    ),
 )(lambda x, v: jvp1(lambda y: torch.cumprod(y, 0), x, v))
 gg.case(
     wolfram=dprod(4),
