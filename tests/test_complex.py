@@ -219,10 +219,10 @@ def test_generation_succeeds_except_the_case_declared_real_that_is_not(
     root, run = suite
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"{len(GOOD)} generated, 0 unchanged, 0 skipped, 4 failed" in run.stdout
+    # Made by the rigorous evaluator (complex balls); the imaginary part is -0.518645754675674...
     assert (
-        "case cx/not_real, evaluation point 0 (z=[-0.5940697193145752, 0.4365192651748657]), quantity "
-        "value, index (): the case declares complex_output=False but the reference has imaginary part "
-        "-0.51864575467567419764"
+        "case cx/not_real, evaluation point 0 (z=[-0.5940697193145752, 0.4365192651748657]): the case "
+        "declares complex_output=False but the value has imaginary part [-0.51865 +/- "
     ) in run.stdout
     assert (
         "remove complex_output=False, or fix the wolfram= expression (e.g. Abs[z]^2, not z^2)" in run.stdout
@@ -267,25 +267,23 @@ def test_goldens_agree_with_mpmath_to_25_digits(suite: tuple[Path, Any], name: s
     [
         (
             "log_on_cut",
-            "evaluation point 1 (z=[-1.0, 0.0]), quantity value, index (): the point is on or within "
-            "1e-10 of the branch cut of Log",
+            "evaluation point 1 (z=[-1.0, 0.0]): the point is on or within 1e-10 of the branch cut of Log",
         ),
         (
             "asin_on_cut",
-            "evaluation point 0 (z=[2.0, 0.0]), quantity value, index (): the point is on or within "
-            "1e-10 of the branch cut of ArcSin",
+            "evaluation point 0 (z=[2.0, 0.0]): the point is on or within 1e-10 of the branch cut of ArcSin",
         ),
         (
             "abs_at_zero",
-            "evaluation point 0 (z=[0.0, 0.0]), quantity value, index (): the point is on or within "
-            "1e-10 of the branch cut of",
+            "evaluation point 0 (z=[0.0, 0.0]): the point is on or within 1e-10 of the branch cut of",
         ),
     ],
 )
 def test_a_point_on_a_branch_cut_is_refused(suite: tuple[Path, Any], name: str, where: str) -> None:
     root, run = suite
     lines = [line for line in run.stdout.splitlines() if f"case cx/{name}," in line]
-    assert lines and where in lines[0], run.stdout
+    # The rigorous evaluator refuses the point as a whole; the engine's program names the quantity too.
+    assert lines and where in lines[0].replace(", quantity value, index ()", ""), run.stdout
     assert lines[0].endswith(
         "where the function has no complex derivative; move the point off the cut (Log, Sqrt and "
         "fractional powers: the negative real axis; Abs and Sign of a complex w are Sqrt[w Conjugate[w]]: "
