@@ -225,8 +225,8 @@ def case(
     as a failing "unexpectedly passed" check, never as silence. ``order`` is the highest derivative
     order the golden holds (1: value and gradient; 2 adds the Hessian over all N scalar inputs; 3
     and 4 the third and fourth derivative tensors); without it, 2 for a real case of at most
-    :data:`SECOND_ORDER_INPUTS` scalar inputs (so ``double_backward`` checks a second derivative),
-    else 1.
+    :data:`SECOND_ORDER_INPUTS` scalar inputs (so ``double_backward`` checks a second derivative)
+    that does not ask for ``strategy="substituted"``, else 1.
 
     ``projections=k`` adds k seeded directions v (exact, reproducible) and stores <grad f, v> (and
     v' H v for order >= 2), computed from the univariate f(x0 + t v): what a large input can afford
@@ -347,7 +347,11 @@ def _declare(
     reasons = {"*": spec.xfail} if isinstance(spec.xfail, str) else dict(spec.xfail or {})
     projections = spec.projections
     n_vars = sum(math.prod(s) for s in built.shapes.values())
-    order = spec.order if spec.order is not None else default_order(n_vars, built.is_complex)
+    order = (
+        spec.order
+        if spec.order is not None
+        else default_order(n_vars, built.is_complex, spec.strategy == "substituted")
+    )
     where = _where(built.source, built.line, built.name)
     if not 1 <= order <= 4:
         raise CaseError(f"{where}: order={order}; use 1 to 4")
@@ -398,9 +402,10 @@ def _declare(
 SECOND_ORDER_INPUTS = 8
 
 
-def default_order(n_vars: int, is_complex: bool = False) -> int:
-    """The derivative order a case of ``n_vars`` scalar inputs holds when it does not say."""
-    return 2 if n_vars <= SECOND_ORDER_INPUTS and not is_complex else 1
+def default_order(n_vars: int, is_complex: bool = False, substituted: bool = False) -> int:
+    """The derivative order a case of ``n_vars`` scalar inputs holds when it does not say (1 for a
+    case that asks for ``strategy="substituted"``, which computes first derivatives only)."""
+    return 2 if n_vars <= SECOND_ORDER_INPUTS and not is_complex and not substituted else 1
 
 
 def unary(
