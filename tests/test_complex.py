@@ -331,7 +331,11 @@ def test_every_case_passes_in_complex128_and_complex64_in_every_mode(suite: tupl
         if not c.passed
     ]
     assert not failed
-    assert all(c.status == "PASS" for c in checks)
+    # complex cases hold first derivatives (order 2 by default is for real cases), so double_backward,
+    # which would check no second derivative, is reported as not applicable
+    skipped = [c for c in checks if c.status != "PASS"]
+    assert all(c.status == "SKIP" and c.mode == "double_backward" for c in skipped), skipped
+    assert all("second derivative" in (c.skipped or "") for c in skipped), skipped
 
 
 def test_requested_dtypes_apply_to_cases_of_their_kind(suite: tuple[Path, Any]) -> None:

@@ -62,7 +62,7 @@ def test_fresh_cases_are_counted_not_listed(demo_suite: Path, tmp_path: Path) ->
     (root / "golden" / "demo" / "sine.npz").unlink()
     done = gradgold_cli(root, "generate", "--embedded", "-j", "1")
     assert done.returncode == 0, done.stderr
-    assert "[0/1] evaluating demo/sine (1 point x 2 inputs)" in done.stderr.splitlines()
+    assert "[0/1] evaluating demo/sine (1 point x 2 inputs, order 2)" in done.stderr.splitlines()
     lines = [line for line in done.stdout.splitlines() if not line.startswith("engine: ")]
     assert [line.split()[:2] for line in lines[:-2]] == [["generated", "demo/sine"]]
     assert lines[-2:] == [

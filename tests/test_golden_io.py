@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import gradgold_cli, gradgold_here, seed_project
+from conftest import gradgold_cli, gradgold_here, seed_project, seed_sine_as_in_version_1
 from gradgold.errors import GoldenFormatError
 from gradgold.golden import Golden, GridData, file_metadata, read_golden, write_golden
 
@@ -263,6 +263,7 @@ def test_a_committed_version_1_golden_still_reads_and_checks_as_fresh(tmp_path: 
     assert "program" in old.meta
     _same(old, read_golden(_write(tmp_path / "v2.npz", old)))
     root = seed_project(tmp_path)
+    seed_sine_as_in_version_1(root)
     shutil.copy(v1, root / "golden" / "seed" / "sine.npz")
     done = gradgold_here(root, "check", "seed/sine")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -273,6 +274,7 @@ def test_upgrade_rewrites_a_fresh_version_1_golden_and_nothing_else(tmp_path: Pa
     """`gradgold upgrade` re-encodes without an engine: every array as it was, the program as its
     hash (which offline verification accepts); a golden that is not fresh is left for `generate`."""
     root = seed_project(tmp_path)
+    seed_sine_as_in_version_1(root)
     path = root / "golden" / "seed" / "sine.npz"
     shutil.copy(V1 / "seed" / "sine.npz", path)
     (root / "golden" / "seed" / "linear.npz").write_bytes(b"not a golden")

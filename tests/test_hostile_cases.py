@@ -94,7 +94,7 @@ def _raises(w: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def test_broken_torch_function_is_a_failed_check(sine: tuple[gg.Case, Any], fn: Any, fragment: str) -> None:
     case, golden = sine
     results = check_golden(case, golden, "float64", fn=fn)
-    assert [r.quantity for r in results] == ["value", "grad/w", "grad/z"]
+    assert [r.quantity for r in results] == ["value", "grad/w", "grad/z", "hessian"]  # order 2 by default
     for r in results:
         assert not r.passed
         assert r.message.startswith(f"seed/sine [float64-reverse], point 0, {r.quantity}: ")
@@ -106,7 +106,12 @@ def test_without_a_derivative_the_value_is_still_compared(sine: tuple[gg.Case, A
     derivative is a failure of its own beside it."""
     case, golden = sine
     right = check_golden(case, golden, "float64", fn=lambda w, z: (w + torch.sin(2 * z)).detach())
-    assert [(r.quantity, r.passed) for r in right] == [("value", True), ("grad/w", False), ("grad/z", False)]
+    assert [(r.quantity, r.passed) for r in right] == [
+        ("value", True),
+        ("grad/w", False),
+        ("grad/z", False),
+        ("hessian", False),
+    ]
     assert right[1].error.startswith("no derivative: the output does not require grad (torch has no autograd")
     wrong = check_golden(case, golden, "float64", fn=lambda w, z: (w + z).detach())
     assert not wrong[0].passed and wrong[0].comparison is not None and wrong[0].comparison.mismatched == 1

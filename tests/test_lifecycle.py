@@ -75,7 +75,7 @@ def test_life_of_a_golden(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyP
     run.stdout.fnmatch_lines(
         [
             "*_ life/square [[]float64-reverse[]] _*",
-            "life/square [[]float64-reverse[]]: 2 of 4 checks failed against the golden "
+            "life/square [[]float64-reverse[]]: 4 of 6 checks failed against the golden "
             "*/golden/life/square.npz",
             "life/square [[]float64-reverse[]], point 0, d/dx: torch and the exact reference are not close!",
             "Worst element: d out / d x",

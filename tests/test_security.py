@@ -129,8 +129,10 @@ def _forge_at_other_points(path: Path) -> None:
     golden = read_golden(path)
     w, z = np.array([0.5, 0.25]), np.array([4.0, 2.0])
     numbers = {"value": w * z**2, "grad/w": z**2, "grad/z": 2 * w * z}
-    digits = {q: np.array([repr(float(x)) for x in v]) for q, v in numbers.items()}
-    certified = {q: np.full(2, 30, dtype=np.int16) for q in numbers}
+    numbers["hessian"] = np.stack([[[0, 2 * b], [2 * b, 2 * a]] for a, b in zip(w, z, strict=True)])
+    assert set(numbers) == set(golden.grids["float64"].numbers)  # every quantity the case has, forged
+    digits = {q: np.array([repr(float(x)) for x in v.flat]).reshape(v.shape) for q, v in numbers.items()}
+    certified = {q: np.full(v.shape, 30, dtype=np.int16) for q, v in numbers.items()}
     data = GridData({"w": w, "z": z}, numbers, digits, certified)
     write_golden(path, dataclasses.replace(golden, grids={"float64": data}))
 

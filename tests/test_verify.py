@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import seed_project
+from conftest import seed_project, seed_sine_as_in_version_1
 from gradgold.cli import main
 from gradgold.generation.generate import evaluation_points
 from gradgold.generation.verify import agreements, verify_case, verify_offline
@@ -175,6 +175,8 @@ def test_a_stored_program_gradgold_no_longer_writes(project: Project) -> None:
 
 def test_a_version_1_golden_verifies_by_its_program_text(project: Project) -> None:
     """tests/data/golden-v1 holds seed/sine in format version 1 (the whole program text)."""
+    seed_sine_as_in_version_1(project.root)
+    project = find_project(project.root)  # the edited case file
     path = project.golden_dir / "seed" / "sine.npz"
     shutil.copy(Path(__file__).resolve().parent / "data" / "golden-v1" / "seed" / "sine.npz", path)
     assert "program" in read_golden(path).meta

@@ -24,7 +24,9 @@ def test_entry_symbols_are_nested_like_the_array() -> None:
 
 
 def test_program_binds_arrays_holds_the_expression_and_uses_exact_points() -> None:
-    c = gg.case(wolfram="Tr[W . W] + z", points=[{"W": [[1, 0.5], [0.2, 0]], "z": 0.1}], precision=40)(f)
+    c = gg.case(
+        wolfram="Tr[W . W] + z", points=[{"W": [[1, 0.5], [0.2, 0]], "z": 0.1}], precision=40, order=1
+    )(f)
     program = build_program(c, c.points, timeout=7)
     text = program.text
     binds = "{W -> {{gg$W$1$1, gg$W$1$2}, {gg$W$2$1, gg$W$2$2}}, z -> gg$z}"
@@ -57,9 +59,9 @@ def test_projections_contract_the_exact_derivatives_or_go_along_t() -> None:
     assert "ggDirs . ggD1" in text
     assert "Map[# . (# . ggD2) &, ggDirs]" in text
     assert quantity_names(full) == ("value", "d1", "d2", "proj/grad", "proj/hess")
-    only = gg.case(wolfram="Total[v^2]", points=pts, projections=2, full_jacobian=False, strategy="symbolic")(
-        v1
-    )
+    only = gg.case(
+        wolfram="Total[v^2]", points=pts, projections=2, full_jacobian=False, strategy="symbolic", order=1
+    )(v1)
     assert "Map[(D[ggFx /. Thread[ggV -> ggV + ggT #], ggT]" in build_program(only, only.points).text
     assert quantity_names(only) == ("value", "proj/grad")
 
