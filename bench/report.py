@@ -328,7 +328,7 @@ def overhead_section(res: dict[str, Any]) -> str:
             f"({imp['added_fraction_of_torch'] * 100:.1f}% of torch). `import gradgold` alone (no torch): "
             f"{imp['gradgold_alone'] * ms:.0f} ms, imports torch: {imp['gradgold_alone_imports_torch']}. "
             f"Forbidden modules ({', '.join(['wolframclient', 'mathics', 'sympy', 'zmq'])}) loaded: "
-            f"{imp['forbidden_loaded']}. No pytest plugin exists yet, so its load time is pending.",
+            f"{imp['forbidden_loaded']}. The pytest plugin's own load time is not measured here.",
             "",
             f"{pc['cases']} trivial cases (x -> 2x, exact goldens), per case"
             + (" (CPU time of the bench process)" if pc.get("clock") == "process_time" else "")
