@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .cases import Case
-from .exact import round_to_grid
+from .exact import bitwise_differences, round_to_grid
 from .golden import Golden
 from .metadata import metadata_mismatch
 
@@ -39,8 +39,8 @@ def stale_reason(case: Case, golden: Golden) -> str:
     for grid, data in golden.grids.items():
         for p in case.params:
             want = np.stack([round_to_grid(pt[p], grid) for pt in case.points])
-            got = np.ascontiguousarray(data.inputs[p], dtype=np.float64)
-            if got.shape != want.shape or not np.array_equal(got.view(np.uint64), want.view(np.uint64)):
+            got = data.inputs[p]
+            if got.shape != want.shape or bitwise_differences(got, want) is not None:
                 return (
                     f"its stored inputs ({grid} grid, parameter {p}) are not the case's points: its "
                     "references were computed elsewhere, although its fingerprint is the case's "

@@ -34,7 +34,7 @@ from ..errors import (
     KernelStartError,
     OutsideGoldenDirError,
 )
-from ..exact import agreeing_digits, certified_float, round_to_grid
+from ..exact import agreeing_digits, bitwise_differences, certified_float, round_to_grid
 from ..golden import FORMAT_VERSION, TEMP_PREFIX, Golden, GridData, write_golden
 from ..metadata import case_metadata
 from ..suite import Project, check_contained, golden_path, golden_state
@@ -290,8 +290,8 @@ def _same_numbers(project: Project, case: Case, fresh: Golden) -> bool:
             return False
         for old_items, new_items in ((data.numbers, new.numbers), (data.magnitudes, new.magnitudes)):
             for q, arr in old_items.items():
-                other = np.ascontiguousarray(new_items[q], dtype=np.float64)
-                if arr.shape != other.shape or np.ascontiguousarray(arr).tobytes() != other.tobytes():
+                other = new_items[q]
+                if arr.shape != other.shape or bitwise_differences(arr, other) is not None:
                     return False
     return True
 
