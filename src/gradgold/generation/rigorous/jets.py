@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
+from typing import Any, Self
 
 from flint import arb, arb_mat, arb_series, ctx
 
@@ -62,7 +62,52 @@ def _outer(g: Matrix, h: Matrix) -> Matrix:
     return gt_h + gt_h.transpose()
 
 
-class Jet:
+def _product_rule(av: arb, ag: Matrix, ah: Matrix, bv: arb, bg: Matrix, bh: Matrix) -> tuple[Matrix, Matrix]:
+    """Gradient and Hessian of ``a b``: ``v g' + v' g`` and ``v H' + v' H + g'^T g + g^T g'``."""
+    g = _add(_scale(bg, av), _scale(ag, bv))
+    h = _add(_add(_scale(bh, av), _scale(ah, bv)), _outer(ag, bg)) if Jet.second else None
+    return g, h
+
+
+def _chain_rule(g: Matrix, h: Matrix, f1: arb, f2: arb) -> tuple[Matrix, Matrix]:
+    """Gradient and Hessian of ``f(a)`` from ``f'`` and ``f''/2`` at its value:
+    ``f' g`` and ``f' H + f'' g^T g`` (``f''/2 (2 g^T g)``)."""
+    hessian = _add(_scale(h, f1), _scale(_outer(g, g), f2)) if Jet.second else None
+    return _scale(g, f1), hessian
+
+
+class _Heads:
+    """The elementary heads the evaluator calls as methods, each through ``gradgold_apply`` (the
+    chain rule of the subclass)."""
+
+    __slots__ = ()
+
+    def gradgold_apply(self, fn: Callable[[arb_series], Any]) -> Self:
+        raise NotImplementedError
+
+    def exp(self) -> Self:
+        return self.gradgold_apply(lambda u: u.exp())
+
+    def log(self) -> Self:
+        return self.gradgold_apply(lambda u: u.log())
+
+    def sqrt(self) -> Self:
+        return self.gradgold_apply(lambda u: u.sqrt())
+
+    def rsqrt(self) -> Self:
+        return self.gradgold_apply(lambda u: u.rsqrt())
+
+    def sin(self) -> Self:
+        return self.gradgold_apply(lambda u: u.sin())
+
+    def cos(self) -> Self:
+        return self.gradgold_apply(lambda u: u.cos())
+
+    def atan(self) -> Self:
+        return self.gradgold_apply(lambda u: u.atan())
+
+
+class Jet(_Heads):
     """A value, its gradient (1 x N) and, for order 2, its Hessian (N x N) over all inputs."""
 
     __slots__ = ("g", "h", "v")
@@ -113,11 +158,7 @@ class Jet:
 
     def __mul__(self, other: Any) -> Jet:
         o = Jet.of(other)
-        g = _add(_scale(o.g, self.v), _scale(self.g, o.v))
-        h = None
-        if Jet.second:
-            h = _add(_add(_scale(o.h, self.v), _scale(self.h, o.v)), _outer(self.g, o.g))
-        return Jet(self.v * o.v, g, h)
+        return Jet(self.v * o.v, *_product_rule(self.v, self.g, self.h, o.v, o.g, o.h))
 
     __rmul__ = __mul__
 
@@ -141,34 +182,10 @@ class Jet:
     def gradgold_apply(self, fn: Callable[[arb_series], Any]) -> Jet:
         """``fn`` of this value by the chain rule (``balls.unary``/``balls.special`` call this)."""
         f0, f1, f2 = _taylor(fn, self.v)
-        h = None
-        if Jet.second:
-            h = _add(_scale(self.h, f1), _scale(_outer(self.g, self.g), f2))  # f'' g^T g = c2 (2 g^T g)
-        return Jet(f0, _scale(self.g, f1), h)
-
-    def exp(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.exp())
-
-    def log(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.log())
-
-    def sqrt(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.sqrt())
-
-    def rsqrt(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.rsqrt())
-
-    def sin(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.sin())
-
-    def cos(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.cos())
-
-    def atan(self) -> Jet:
-        return self.gradgold_apply(lambda u: u.atan())
+        return Jet(f0, *_chain_rule(self.g, self.h, f1, f2))
 
 
-class MajorantJet:
+class MajorantJet(_Heads):
     """The magnitude pass's pair (:class:`.magnitude.Majorant`) as a jet: the true value ``t``
     (which decides signs, branches and pivots) and the majorant's value, gradient and Hessian over
     all inputs, nonnegative: sums add majorants, products multiply them, and ``f(a)`` is
@@ -213,11 +230,7 @@ class MajorantJet:
 
     def __mul__(self, other: Any) -> MajorantJet:
         o = MajorantJet.of(other)
-        g = _add(_scale(o.g, self.v), _scale(self.g, o.v))
-        h = None
-        if Jet.second:
-            h = _add(_add(_scale(o.h, self.v), _scale(self.h, o.v)), _outer(self.g, o.g))
-        return MajorantJet(self.t * o.t, self.v * o.v, g, h)
+        return MajorantJet(self.t * o.t, self.v * o.v, *_product_rule(self.v, self.g, self.h, o.v, o.g, o.h))
 
     __rmul__ = __mul__
 
@@ -239,32 +252,7 @@ class MajorantJet:
 
     def gradgold_apply(self, fn: Callable[[arb_series], Any]) -> MajorantJet:
         true, c1, c2 = _taylor(fn, self.t)
-        f0, f1, f2 = abs(true), abs(c1), abs(c2)
-        h = None
-        if Jet.second:
-            h = _add(_scale(self.h, f1), _scale(_outer(self.g, self.g), f2))
-        return MajorantJet(true, f0, _scale(self.g, f1), h)
-
-    def exp(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.exp())
-
-    def log(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.log())
-
-    def sqrt(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.sqrt())
-
-    def rsqrt(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.rsqrt())
-
-    def sin(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.sin())
-
-    def cos(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.cos())
-
-    def atan(self) -> MajorantJet:
-        return self.gradgold_apply(lambda u: u.atan())
+        return MajorantJet(true, abs(true), *_chain_rule(self.g, self.h, abs(c1), abs(c2)))
 
 
 def _taylor(fn: Callable[[arb_series], Any], at: arb) -> tuple[arb, arb, arb]:
