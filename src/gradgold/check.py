@@ -53,6 +53,7 @@ __all__ = [
     "real_view",
     "reference_grid",
     "run_checks",
+    "skip_reason",
 ]
 
 #: The dtype of the tensors the checker feeds, by checked dtype: a complex dtype feeds the real
@@ -671,6 +672,14 @@ def second_order_problem(case: Case, mode: str) -> str:
     )
 
 
+def skip_reason(case: Case, dtype: str, mode: str, device: str = "cpu", absent: str | None = None) -> str:
+    """Why a check is skipped before it runs ("" if it runs): the device is absent (``absent``, if
+    the caller already knows, replaces asking), it lacks the dtype, or the mode would check nothing
+    of its own (:func:`second_order_problem`). The CLI, the API and the pytest plugin all ask here."""
+    why = device_problem(device) if absent is None else absent
+    return why or dtype_problem(device, dtype) or second_order_problem(case, mode)
+
+
 def not_applicable(results: Sequence[QuantityResult]) -> str:
     """Why a mode computed none of the derivatives (the first reason), or "". The value is the plain
     forward pass in every mode except compile, so a mode that ran no derivative checked nothing of
@@ -722,8 +731,7 @@ def check_case(
     """One case in one dtype, mode and device, as a :class:`CaseCheck` (skipped where the device or
     the dtype on it is unavailable). ``fn`` checks another implementation against the case's golden;
     the case's ``xfail=`` describes its own function only, so it does not apply to ``fn``."""
-    why = device_problem(device) if absent is None else absent
-    why = why or dtype_problem(device, dtype) or second_order_problem(case, mode)
+    why = skip_reason(case, dtype, mode, device, absent)
     xfail = expected_failure(case, dtype, mode) if fn is None else ExpectedFailure()
     if why:
         return CaseCheck(

@@ -413,12 +413,11 @@ def _check(
     here: their mismatch alone xfails the test, their pass fails it (strict)."""
     __tracebackhide__ = True
     from .api import mismatch_report
-    from .check import check_golden, not_applicable
-    from .devices import device_problem, dtype_problem
+    from .check import check_golden, not_applicable, skip_reason
 
-    absent = device_problem(device) or dtype_problem(device, dtype)
-    if absent:
-        pytest.skip(absent)
+    why = skip_reason(case, dtype, mode, device)
+    if why:
+        pytest.skip(why)
     state = _state(config)
     golden = state.golden(case)
     results = check_golden(case, golden, dtype, device=device, mode=mode)
