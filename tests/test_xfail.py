@@ -177,6 +177,40 @@ def test_pytest_judges_an_expected_failure_by_its_quantity(
     )
 
 
+#: How pytest shows each verdict of ``CaseCheck.status`` (an XPASS is a strict failure).
+PYTEST_OUTCOME = {
+    "PASS": "passed",
+    "FAIL": "failed",
+    "XPASS": "failed",
+    "XFAIL": "xfailed",
+    "SKIP": "skipped",
+}
+
+
+def test_pytest_takes_each_verdict_from_the_checks_one_owner(
+    quantity_project: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item by item, the plugin's outcome is ``CaseCheck.status`` (what ``gradgold check`` prints),
+    not a second reading of the quantity-keyed rule."""
+    from gradgold.check import run_checks
+    from gradgold.suite import find_project, load_cases
+
+    quiet_pytester(monkeypatch)
+    shutil.copytree(quantity_project, pytester.path, dirs_exist_ok=True)
+    project = find_project(pytester.path)
+    expected = {
+        f"{c.case_id.split('/')[1]}[{c.label}]": PYTEST_OUTCOME[c.status]
+        for c in run_checks(project, load_cases(project))
+    }
+    recorder = pytester.inline_run("golden")
+    got = {}
+    for report in recorder.getreports("pytest_runtest_logreport"):
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            outcome = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+            got[report.nodeid.split("::")[-1]] = outcome
+    assert got == expected
+
+
 @pytest.mark.parametrize(
     ("key", "order", "message"),
     [

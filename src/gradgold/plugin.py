@@ -410,10 +410,12 @@ def _check(
     :class:`GoldenMismatch` with the report, after its obtained results are written where
     artifacts go. An absent device (or a dtype it lacks) skips the test with the reason. An
     expected failure confined to some quantities (``xfail={"forward-hessian": ...}``) is judged
-    here: their mismatch alone xfails the test, their pass fails it (strict)."""
+    here, by the verdict every other front end reads (:attr:`gradgold.check.CaseCheck.status`):
+    their mismatch alone xfails the test, their pass fails it (strict). A whole-check expected
+    failure is the item's strict xfail marker, which needs the mismatch raised."""
     __tracebackhide__ = True
     from .api import mismatch_report
-    from .check import check_golden, not_applicable, skip_reason
+    from .check import CaseCheck, check_golden, skip_reason
 
     why = skip_reason(case, dtype, mode, device)
     if why:
@@ -421,17 +423,25 @@ def _check(
     state = _state(config)
     golden = state.golden(case)
     results = check_golden(case, golden, dtype, device=device, mode=mode)
-    failed = [r for r in results if not r.passed]
-    judged = xfail.quantities and not not_applicable(results)  # a skip stays a skip
-    if judged and not any(not xfail.covers(r.quantity) for r in failed):
-        if failed:
-            pytest.xfail(xfail.reason)
-        label = check_label(dtype, mode, device)
+    verdict = CaseCheck(
+        case.id,
+        dtype,
+        tuple(results),
+        expected_failure=xfail.reason,
+        mode=mode,
+        device=device,
+        xfail_quantities=xfail.quantities,
+    )
+    if xfail.quantities and verdict.status == "XFAIL":
+        pytest.xfail(xfail.reason)
+    if xfail.quantities and verdict.status == "XPASS":
+        quantities = ", ".join(xfail.quantities)
         pytest.fail(
-            f"{case.id} [{label}]: expected to fail in {', '.join(xfail.quantities)} ({xfail.reason}) but "
-            "passed: torch was fixed? remove that key of the case's xfail=",
+            f"{case.id} [{verdict.label}]: expected to fail in {quantities} ({xfail.reason}) but passed: "
+            "torch was fixed? remove that key of the case's xfail=",
             pytrace=False,
         )
+    failed = [r for r in results if not r.passed]
     if failed:
         if state.artifacts_dir is not None:
             path = _write_artifact(state.artifacts_dir, case, golden, dtype, results, None, device, mode)
