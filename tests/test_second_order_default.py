@@ -11,7 +11,7 @@ import torch
 
 import gradgold as gg
 from gradgold.cases import SECOND_ORDER_INPUTS
-from gradgold.check import check_case
+from gradgold.check import check_case, skip_reason
 from gradgold.generation.rigorous.reference import rigorous_golden_of
 
 
@@ -72,6 +72,44 @@ def test_double_backward_is_not_applicable_without_a_second_derivative() -> None
     assert done.status == "SKIP" and not done.results
     assert done.skip_reason == (
         "not applicable: double_backward checks a second derivative, and the golden of sig holds none "
-        "(order=1); declare order=2 (the default for cases of up to 8 scalar inputs) and regenerate to "
-        "check the double backward"
+        "(order=1); order=1 is declared (or set by gg.unary beside a -d2 twin that holds the Hessian): "
+        "declare order=2, the default for a real case of up to 8 scalar inputs, and regenerate to check "
+        "the double backward"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "fix"),
+    [
+        (
+            "complex",
+            "a complex case stays at first order unless it says otherwise: declare order=2 and regenerate "
+            "to check the double backward",
+        ),
+        (
+            "large",
+            "its 9 scalar inputs are above the 8 that get the Hessian by default: declare order=2 (a "
+            "Hessian of 9^2 entries per output element) and regenerate to check the double backward",
+        ),
+        (
+            "substituted",
+            "strategy='substituted' computes first derivatives only: declare order=2 with another "
+            "strategy ('auto', 'symbolic' or 'rigorous') and regenerate to check the double backward",
+        ),
+    ],
+)
+def test_the_not_applicable_fix_is_the_one_for_the_case(kind: str, fix: str) -> None:
+    """Only a real case of few inputs is at first order because it said so; the others are there
+    by default (or by need), so the message must not call order=2 their default."""
+    if kind == "complex":
+        case = gg.case(wolfram="z^2", points=[{"z": 0.5 + 0.25j}], name="c")(lambda z: z * z)
+    elif kind == "large":
+        many = [float(i) for i in range(SECOND_ORDER_INPUTS + 1)]
+        case = gg.case(wolfram="Total[x^2]", points=[{"x": many}], name="c")(lambda x: (x**2).sum())
+    else:
+        case = gg.case(wolfram="Sin[x]", points=[{"x": 0.5}], name="c", strategy="substituted")(torch.sin)
+    assert case.order == 1
+    assert skip_reason(case, case.dtypes[0], "double_backward") == (
+        "not applicable: double_backward checks a second derivative, and the golden of c holds none "
+        f"(order=1); {fix}"
     )

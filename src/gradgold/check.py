@@ -34,7 +34,7 @@ import numpy.typing as npt
 import torch
 
 from .autodiff import Differentiator, engine_for, prepare, unsupported_reason
-from .cases import SECOND_ORDER_INPUTS, Case
+from .cases import SECOND_ORDER_INPUTS, Case, default_order
 from .compare import Comparison, compare, compare_exact
 from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
@@ -48,6 +48,7 @@ from .xfail import ExpectedFailure, expected_failure
 __all__ = [
     "CaseCheck",
     "QuantityResult",
+    "allowance_terms",
     "check_golden",
     "not_applicable",
     "real_view",
@@ -183,15 +184,20 @@ def check_golden(
     if mode not in MODES:
         raise CheckError(f"{case.id}: unknown mode {mode!r}; use one of {', '.join(MODES)}")
     data = reference_grid(golden, dtype)
-    params = tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
-    ctx = _Context(case, golden, data, dtype, mode, device, params)
+    ctx = _Context(case, golden, data, dtype, mode, device, _params_of(case, data))
     _check_quantities(ctx)
-    func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, params)
+    func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, ctx.params)
     results: list[QuantityResult] = []
     refused: dict[tuple[str, int], str] = {}  # learned at the first point, for the others
     for i in range(data.n_points):
         results += _check_point(ctx, i, func, refused)
     return results
+
+
+def _params_of(case: Case, data: GridData) -> tuple[str, ...]:
+    """The parameters the checker differentiates by, in the case's order (the grid's, if it names
+    none of them)."""
+    return tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
 
 
 class OutputKindError(Exception):
@@ -441,8 +447,7 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
         why = "the case's expect= declares this result exactly (a point where the derivative does not exist)"
     else:
         ref = ctx.data.numbers[quantity][i]
-        cond = _conditioning(ctx, i, quantity)
-        mag = _magnitude(ctx, i, quantity, ref)
+        cond, mag = allowance_terms(ctx.case, ctx.golden, ctx.data, i, quantity)
         rtol = rtol_override(ctx.case.rtol_ulps, ctx.dtype)
         cmp = compare(got64, ref, ctx.dtype, rtol_ulps=rtol, cond=cond, magnitude=mag)
         why = ""
@@ -461,13 +466,24 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
     )
 
 
-def _magnitude(
-    ctx: _Context, i: int, quantity: str, ref: npt.NDArray[np.float64]
-) -> npt.NDArray[np.float64] | None:
-    """Each element's magnitude of terms at point i (:func:`gradgold.tolerance.magnitude`)."""
+def allowance_terms(
+    case: Case, golden: Golden, data: GridData, i: int, quantity: str
+) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
+    """The per-element terms of the tolerance rule for ``quantity`` at point ``i`` of ``data`` (one
+    of ``golden``'s grids), exactly as the checker uses them: the conditioning
+    (:func:`gradgold.tolerance.conditioning`, from the golden's next order) and the magnitude of
+    terms (:func:`gradgold.tolerance.magnitude`; None means each element's ``|ref|``). Public so that
+    a benchmark measures errors in the checker's own allowance units (``bench/tolerance.py`` feeds
+    them to :func:`gradgold.tolerance.allowance`) without a second copy of the rule."""
+    params = _params_of(case, data)
+    x = np.concatenate([data.inputs[p][i].reshape(-1) for p in params])
+    numbers = {q: arr[i] for q, arr in data.numbers.items()}
+    shapes = {p: tuple(data.inputs[p].shape[1:]) for p in params}
+    cond = conditioning(quantity, x, numbers, shapes, _directions(golden))
     # Only a case that asks for magnitudes (its reviewed text) lets the golden's widen an allowance.
-    stored = ctx.data.magnitudes.get(quantity) if ctx.case.magnitudes else None
-    return magnitude(None if stored is None else stored[i], ref, bool(ctx.case.normwise))
+    stored = data.magnitudes.get(quantity) if case.magnitudes else None
+    ref = data.numbers[quantity][i]
+    return cond, magnitude(None if stored is None else stored[i], ref, bool(case.normwise))
 
 
 def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why: str) -> str:
@@ -575,14 +591,6 @@ def _round_declared(value: Any, shape: tuple[int, ...], dtype: str) -> npt.NDArr
     return torch.from_numpy(np.array(arr)).to(_DTYPES[dtype]).double().numpy()
 
 
-def _conditioning(ctx: _Context, i: int, quantity: str) -> npt.NDArray[np.float64] | None:
-    """The conditioning term of ``quantity`` at point i (:func:`gradgold.tolerance.conditioning`)."""
-    x = np.concatenate([ctx.data.inputs[p][i].reshape(-1) for p in ctx.params])
-    numbers = {q: arr[i] for q, arr in ctx.data.numbers.items()}
-    shapes = {p: tuple(ctx.data.inputs[p].shape[1:]) for p in ctx.params}
-    return conditioning(quantity, x, numbers, shapes, _directions(ctx.golden))
-
-
 def _exc_text(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
@@ -662,13 +670,37 @@ def second_order_problem(case: Case, mode: str) -> str:
     """Why ``double_backward`` does not apply ("" where it does): it differentiates the graph of a
     first derivative, which only a second derivative in the golden checks. At first order alone it
     would rerun ``reverse`` and report a double backward it never checked. The case's ``order``
-    says what its (fresh) golden holds: every second-order quantity needs order 2 or more."""
+    says what its (fresh) golden holds: every second-order quantity needs order 2 or more. The fix
+    named is the one that applies to this case (:func:`_second_order_fix`)."""
     if mode != "double_backward" or case.order >= 2:
         return ""
     return (
         f"not applicable: double_backward checks a second derivative, and the golden of {case.id} holds "
-        f"none (order={case.order}); declare order=2 (the default for cases of up to "
-        f"{SECOND_ORDER_INPUTS} scalar inputs) and regenerate to check the double backward"
+        f"none (order={case.order}); {_second_order_fix(case)}"
+    )
+
+
+def _second_order_fix(case: Case) -> str:
+    """How ``case`` gets a Hessian. A real case of few inputs is at first order only because it (or
+    ``gg.unary``) said so; a complex, large or ``strategy="substituted"`` case is at first order by
+    default (or by need), so pointing it at "the default" would be wrong."""
+    regenerate = "and regenerate to check the double backward"
+    if case.strategy == "substituted":
+        return (
+            "strategy='substituted' computes first derivatives only: declare order=2 with another "
+            f"strategy ('auto', 'symbolic' or 'rigorous') {regenerate}"
+        )
+    if case.is_complex:
+        return f"a complex case stays at first order unless it says otherwise: declare order=2 {regenerate}"
+    if default_order(case.n_vars) < 2:
+        return (
+            f"its {case.n_vars} scalar inputs are above the {SECOND_ORDER_INPUTS} that get the Hessian "
+            f"by default: declare order=2 (a Hessian of {case.n_vars}^2 entries per output element) "
+            f"{regenerate}"
+        )
+    return (
+        "order=1 is declared (or set by gg.unary beside a -d2 twin that holds the Hessian): declare "
+        f"order=2, the default for a real case of up to {SECOND_ORDER_INPUTS} scalar inputs, {regenerate}"
     )
 
 
