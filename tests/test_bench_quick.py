@@ -92,3 +92,31 @@ def test_small_case_and_per_case_sections_run_and_render() -> None:
     assert len(goals) == 3 and all(
         status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals
     )
+
+
+def test_tolerance_bench_rewrites_only_its_own_sections(tmp_path: Path) -> None:
+    """bench/tolerance.py owns the text between its markers in TOLERANCE.md; the hand-written
+    evidence around them survives a rerun, and a rerun of some dtypes keeps the others' rows."""
+    from bench import tolerance as t
+
+    committed = (ROOT / "bench" / "TOLERANCE.md").read_text()
+    for name in (t.TABLE, t.OVERRIDES):
+        assert t.section(committed, name)  # the committed file has both sections
+    modes = ("reverse", "forward")
+    rows = {d: f"| {d} | old row |" for d in ("float64", "float16")}
+    doc = "# Title\n\nhand-written before\n" + t.BLANK + "\n## Evidence\n\nhand-written after\n"
+    doc = t.splice(doc, t.TABLE, t.render_table(rows, modes, {"float64": 12.0, "float16": 3.0}))
+    assert t.kept_rows(t.section(doc, t.TABLE), modes) == (rows, {"float64": 12.0, "float16": 3.0})
+    fresh = {"checks": 0, "usage": [], "ulps": [], "floors": [], "f64ref": 0, "cpu_s": 5.0}
+    path = tmp_path / "TOLERANCE.md"
+    path.write_text(doc)
+    body = t.write_table(path, {"float16": fresh}, modes)  # no checks: the row is dropped
+    assert "| float64 | old row |" in body and "| float16 |" not in body
+    assert "float64 12, float16 5." in body
+    text = path.read_text()
+    assert text.startswith("# Title\n\nhand-written before\n")
+    assert text.endswith("\n## Evidence\n\nhand-written after\n")
+    with pytest.raises(SystemExit, match="measured in other modes"):
+        t.write_table(path, {"float16": fresh}, ("reverse",))
+    with pytest.raises(SystemExit, match="must hold the lines"):
+        t.splice("no markers", t.TABLE, "body")
