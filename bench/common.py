@@ -6,11 +6,11 @@ and every ratio is taken between numbers measured in the same run.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,8 @@ import torch
 import gradgold as gg
 from gradgold.cases import Case
 from gradgold.golden import Golden, GridData
+from gradgold.metadata import case_metadata
+from gradgold.schema import EngineStamp
 
 Array = npt.NDArray[np.float64]
 
@@ -113,7 +115,15 @@ def torch_golden(case: Case, points: Sequence[Mapping[str, Array]]) -> Golden:
             grads[p].append(j.numpy())
     numbers = {"value": np.stack(values)} | {f"grad/{p}": np.stack(g) for p, g in grads.items()}
     inputs = {p: np.stack([np.asarray(pt[p], dtype=np.float64) for pt in points]) for p in case.params}
-    meta: dict[str, Any] = {"id": case.id, "reference": "torch float64", "n_points": len(points)}
+    meta = dataclasses.replace(
+        case_metadata(
+            case,
+            engine=EngineStamp("torch float64", torch.__version__),
+            out_shape=values[0].shape,
+            program="",
+        ),
+        n_points=len(points),
+    )
     return Golden(meta=meta, grids={"float64": GridData(inputs, numbers, {}, {})})
 
 

@@ -1,8 +1,9 @@
 """Peak memory of loading a large golden (issue #15: an 800 MB golden loaded using 2.2 GB).
 
-Writes a synthetic golden of about ``--mb`` MB (one scalar parameter, value and gradient with
-40-character digit strings) and reports the peak resident memory of a fresh process that only
-imports gradgold and reads it, minus that of a process that only imports gradgold.
+Writes a synthetic golden of about ``--mb`` MB in the current format (one scalar parameter, value
+and gradient with 40-character digit strings; the point count is sized from two small goldens)
+and reports the peak resident memory of a fresh process that only imports gradgold and reads it,
+minus that of a process that only imports gradgold.
 
     .venv/bin/python bench/golden_memory.py --mb 800
 """
@@ -30,25 +31,42 @@ def _write(path: Path, n: int) -> None:
     import numpy as np
 
     from gradgold.golden import Golden, GridData, write_golden
+    from gradgold.schema import EngineStamp, Metadata, program_sha256
 
     numbers = {q: np.full(n, 0.5) for q in ("value", "grad/x")}
     digits = {q: np.full(n, "0." + "5" * 38) for q in numbers}
     certified = {q: np.full(n, 38, dtype=np.int16) for q in numbers}
-    meta = {
-        "id": "big/case",
-        "wolfram": "x",
-        "program": "x",
-        "engine": {"name": "synthetic", "version": "0"},
-        "precision": 40,
-        "min_digits": 20,
-        "fingerprint": "0" * 64,
-        "params": [["x", []]],
-        "out_shape": [],
-        "grids": ["float64"],
-        "n_points": n,
-    }
+    meta = Metadata(
+        id="big/case",
+        wolfram="x",
+        precision=40,
+        fingerprint="0" * 64,
+        params=(("x", ()),),
+        grids=("float64",),
+        n_points=n,
+        engine=EngineStamp("synthetic", "0"),
+        out_shape=(),
+        program_sha256=program_sha256("x"),
+        min_digits=20,
+    )
     inputs = {"x": np.full(n, 0.5)}
     write_golden(path, Golden(meta=meta, grids={"float64": GridData(inputs, numbers, digits, certified)}))
+
+
+def _written_bytes(path: Path, n: int) -> int:
+    """The size of the golden of ``n`` points, written by a child (see :func:`main`)."""
+    subprocess.run([sys.executable, __file__, "--write", str(path), str(n)], check=True)
+    return path.stat().st_size
+
+
+def _points_for(mb: float, tmp: str) -> int:
+    """How many points make a golden of about ``mb`` MB, in the format the writer produces now:
+    measured from two small goldens (bytes per point and fixed overhead), so the sizing follows the
+    encoding (version 2 stores a digit string as 40 ASCII bytes, version 1 as 160 of UTF-32)."""
+    small, large = 1_000, 11_000
+    a, b = _written_bytes(Path(tmp, "a.npz"), small), _written_bytes(Path(tmp, "b.npz"), large)
+    per_point = (b - a) / (large - small)
+    return max(1, int((mb * 1e6 - (a - small * per_point)) / per_point))
 
 
 def _peak_kib(arg: str) -> int:
@@ -63,14 +81,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=float, default=800)
     args = parser.parse_args()
-    per_point = 8 + 2 * (8 + 160 + 2)
-    n = int(args.mb * 1e6 / per_point)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "big", "case.npz")
         # Written by a child: a process's peak memory is inherited by the children it forks, so
         # this one must stay small for the readers' peaks to mean anything.
-        subprocess.run([sys.executable, __file__, "--write", str(path), str(n)], check=True)
-        size = path.stat().st_size
+        size = _written_bytes(path, _points_for(args.mb, tmp))
         base, peak = _peak_kib("-"), _peak_kib(str(path))
     print(
         json.dumps(

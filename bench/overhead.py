@@ -26,6 +26,7 @@ from gradgold.check import check_golden, run_checks
 from gradgold.golden import Golden, GridData, read_golden, write_golden
 from gradgold.metadata import case_metadata
 from gradgold.modes import DEFAULT_MODES
+from gradgold.schema import EngineStamp
 from gradgold.suite import Project, golden_path
 
 from .common import grid_points, make_case, measure, measure_interleaved, torch_golden
@@ -108,7 +109,7 @@ def trivial_golden(c: Case) -> Golden:
         certified={q: np.array([30], dtype=np.int16) for q in numbers},
     )
     # The metadata the case implies (what freshness compares), plus what only a generator knows.
-    meta = case_metadata(c) | {"program": "", "engine": {"name": "bench", "version": ""}, "out_shape": []}
+    meta = case_metadata(c, engine=EngineStamp("bench", ""), out_shape=(), program="")
     return Golden(meta=meta, grids={"float64": grid})
 
 

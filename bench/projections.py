@@ -52,6 +52,8 @@ from bench.sensitivity import Grads, no_bug, wrong  # noqa: E402
 from gradgold.cases import Case  # noqa: E402
 from gradgold.check import check_golden  # noqa: E402
 from gradgold.golden import Golden, GridData, read_golden  # noqa: E402
+from gradgold.metadata import case_metadata  # noqa: E402
+from gradgold.schema import EngineStamp  # noqa: E402
 from gradgold.suite import Project, golden_path, load_cases  # noqa: E402
 from gradgold.tolerance import allowance  # noqa: E402
 
@@ -141,7 +143,7 @@ def exact_sumsq(n: int, k: int = 4) -> tuple[Spec, Case, Golden]:
         digits={},
         certified={},
     )
-    meta = {"id": f"{SUITE}/{spec.name}", "projections": k, "full_jacobian": False}
+    meta = case_metadata(case, engine=EngineStamp("exact fractions", ""), out_shape=(), program="")
     return spec, case, Golden(meta=meta, grids={"float64": data}, directions=v)
 
 

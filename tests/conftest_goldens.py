@@ -15,6 +15,7 @@ import numpy as np
 
 import gradgold as gg
 from gradgold.golden import Golden, GridData
+from gradgold.schema import EngineStamp, Metadata
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,24 @@ class ProjectedGolden(Golden):
     """A golden with ``directions`` (k, N), as the generator's projected goldens hold them."""
 
     directions: np.ndarray | None = None
+
+
+def stub_metadata(case_id: str = "t/case", **fields: Any) -> Metadata:
+    """Metadata for a golden made in memory: placeholders where a generator would say what it
+    computed with (the checker reads the case id, the order and the projections)."""
+    base: dict[str, Any] = {
+        "id": case_id,
+        "wolfram": "0",
+        "precision": 30,
+        "fingerprint": "0" * 64,
+        "params": (("x", ()),),
+        "grids": ("float64",),
+        "n_points": 1,
+        "engine": EngineStamp("test", "0"),
+        "out_shape": (),
+        "program_sha256": "0" * 64,
+    }
+    return Metadata(**(base | fields))
 
 
 def make_case(fn: Callable[..., Any], points: Sequence[Mapping[str, Any]], **kw: Any) -> gg.Case:
@@ -52,7 +71,7 @@ def make_golden(
         digits={},
         certified={},
     )
-    meta = {"id": case.id, "order": order, "projections": 0 if directions is None else len(directions)}
+    meta = stub_metadata(case.id, order=order, projections=0 if directions is None else len(directions))
     grids = {grid: data} if grid == "float64" else {"float64": data, grid: data}
     if directions is None:
         return Golden(meta=meta, grids=grids)

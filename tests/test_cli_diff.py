@@ -26,9 +26,9 @@ def _git(root: Path, *args: str) -> None:
 def _edit(path: Path, *, scale: float = 1.0, engine: str | None = None) -> None:
     """Rewrite a golden with its float64 value scaled and/or another engine version."""
     golden = read_golden(path)
-    meta = dict(golden.meta)
+    meta = golden.meta
     if engine is not None:
-        meta["engine"] = {**meta["engine"], "version": engine}
+        meta = dataclasses.replace(meta, engine=dataclasses.replace(meta.engine, version=engine))
     grids = {}
     for name, data in golden.grids.items():
         numbers = dict(data.numbers)

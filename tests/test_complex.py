@@ -247,7 +247,7 @@ def test_goldens_agree_with_mpmath_to_25_digits(suite: tuple[Path, Any], name: s
         val = f(x, y)
         dx = mp.diff(lambda a, y=y: f(a, y), x)
         dy = mp.diff(lambda b, x=x: f(x, b), y)
-        if g.meta.get("complex_output"):
+        if g.meta.complex_output:
             want_v = [val.real, val.imag]
             want_j = [[dx.real, dy.real], [dx.imag, dy.imag]]
         else:
@@ -295,11 +295,11 @@ def test_a_point_on_a_branch_cut_is_refused(suite: tuple[Path, Any], name: str, 
 def test_the_golden_records_complex_inputs_and_outputs(suite: tuple[Path, Any]) -> None:
     root, _ = suite
     holo, abs2, polar = _golden(root, "holo"), _golden(root, "abs2"), _golden(root, "polar")
-    assert holo.meta["complex"] == ["z"] and holo.meta["complex_output"] is True
+    assert holo.meta.complex == ("z",) and holo.meta.complex_output is True
     assert holo.grids["float64"].numbers["value"].shape == (3, 2)
     assert holo.grids["float64"].numbers["grad/z"].shape == (3, 2, 2)
-    assert "complex_output" not in abs2.meta and abs2.grids["float64"].numbers["hessian"].shape == (3, 2, 2)
-    assert "complex" not in polar.meta and polar.meta["complex_output"] is True
+    assert not abs2.meta.complex_output and abs2.grids["float64"].numbers["hessian"].shape == (3, 2, 2)
+    assert not polar.meta.complex and polar.meta.complex_output is True
     assert polar.grids["float64"].numbers["grad/r"].shape == (2, 2)
 
 
@@ -494,7 +494,7 @@ def test_built_in_complex_goldens_agree_with_mpmath(name: str) -> None:
         val = f(x, y)
         dx = mp.diff(lambda a, y=y: f(a, y), x)
         dy = mp.diff(lambda b, x=x: f(x, b), y)
-        if g.meta.get("complex_output"):
+        if g.meta.complex_output:
             want = {"value": [val.real, val.imag], "grad/z": [dx.real, dy.real, dx.imag, dy.imag]}
         else:
             want = {"value": [val.real], "grad/z": [dx.real, dy.real]}

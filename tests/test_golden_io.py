@@ -3,6 +3,7 @@ version 2 (ASCII digits, sparse quantities, the program's hash) and reading vers
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -13,8 +14,10 @@ import numpy as np
 import pytest
 
 from conftest import gradgold_cli, gradgold_here, seed_project, seed_sine_as_in_version_1
+from conftest_goldens import stub_metadata
 from gradgold.errors import GoldenFormatError
-from gradgold.golden import Golden, GridData, file_metadata, read_golden, write_golden
+from gradgold.golden import Golden, GridData, read_golden, write_golden
+from gradgold.schema import program_sha256
 
 V1 = Path(__file__).resolve().parent / "data" / "golden-v1"
 
@@ -26,18 +29,7 @@ def _golden(value: float = 1.5) -> Golden:
         digits={"value": np.array(["1.50000"]), "grad/x": np.array(["2.00000"])},
         certified={"value": np.array([30], np.int16), "grad/x": np.array([30], np.int16)},
     )
-    meta = {
-        "id": "s/c",
-        "wolfram": "x^2",
-        "program": "...",
-        "engine": {"name": "e", "version": "1"},
-        "precision": 30,
-        "fingerprint": "f",
-        "params": [["x", []]],
-        "out_shape": [],
-        "grids": ["float64"],
-        "n_points": 1,
-    }
+    meta = stub_metadata("s/c", wolfram="x^2", program="...", program_sha256=program_sha256("..."))
     return Golden(meta=meta, grids={"float64": grid})
 
 
@@ -69,7 +61,7 @@ def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "g.npz"
     write_golden(path, _golden())
     back = read_golden(path)
-    assert back.meta["id"] == "s/c"
+    assert back.meta.id == "s/c"
     assert back.grids["float64"].numbers["grad/x"].tolist() == [2.0]
     assert back.grids["float64"].certified["value"].dtype == np.int16
 
@@ -104,7 +96,7 @@ def _with_magnitude(grad_mag: float, listed: list[str] | None = None) -> Golden:
     g = _golden()
     grid = g.grids["float64"]
     data = GridData(grid.inputs, grid.numbers, grid.digits, grid.certified, {"grad/x": np.array([grad_mag])})
-    meta = dict(g.meta) | {"magnitudes": ["grad/x"] if listed is None else listed}
+    meta = dataclasses.replace(g.meta, magnitudes=("grad/x",) if listed is None else tuple(listed))
     return Golden(meta=meta, grids={"float64": data})
 
 
@@ -140,11 +132,11 @@ def test_magnitudes_must_name_the_goldens_quantities(tmp_path: Path) -> None:
     ):
         read_golden(path)
     g = _golden()
-    arrays = g.arrays() | {"metadata": _meta_entry(dict(g.meta) | {"magnitudes": ["value"]})}
+    arrays = g.arrays() | {"metadata": _meta_entry(g.meta.to_dict() | {"magnitudes": ["value"]})}
     np.savez(tmp_path / "m.npz", **arrays)
     with pytest.raises(GoldenFormatError, match="missing entry float64/magnitude/value"):
         read_golden(tmp_path / "m.npz")
-    arrays = _with_magnitude(6.0).arrays() | {"metadata": _meta_entry(g.meta)}
+    arrays = _with_magnitude(6.0).arrays() | {"metadata": _meta_entry(g.meta.to_dict())}
     np.savez(tmp_path / "u.npz", **arrays)
     with pytest.raises(GoldenFormatError, match=r"unexpected entries \['float64/magnitude/grad/x'\]"):
         read_golden(tmp_path / "u.npz")
@@ -152,7 +144,7 @@ def test_magnitudes_must_name_the_goldens_quantities(tmp_path: Path) -> None:
 
 def _meta_entry(meta: Any) -> np.ndarray:
     """A version 2 metadata entry holding ``meta``."""
-    return np.frombuffer(json.dumps(file_metadata(meta)).encode("utf-8"), dtype=np.uint8)
+    return np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
 
 
 def _diagonal(n: int = 64, points: int = 2) -> Golden:
@@ -169,7 +161,7 @@ def _diagonal(n: int = 64, points: int = 2) -> Golden:
         digits={"value": np.array([[repr(float(v)) for v in row] for row in x * x]), "grad/x": digits},
         certified={"value": np.full(x.shape, 20, np.int16), "grad/x": np.full(grad.shape, 30, np.int16)},
     )
-    meta = _golden().meta | {"params": [["x", [n]]], "out_shape": [n], "n_points": points}
+    meta = dataclasses.replace(_golden().meta, params=(("x", (n,)),), out_shape=(n,), n_points=points)
     return Golden(meta=meta, grids={"float64": data})
 
 
@@ -235,10 +227,10 @@ def test_forged_sparse_entries_are_refused(tmp_path: Path, edit: dict[str, Any],
 def test_a_version_2_file_must_hold_its_metadata_as_utf8_bytes(tmp_path: Path) -> None:
     g = _golden()
     for entry, message in [
-        (np.array(json.dumps(file_metadata(g.meta))), "holds it as uint8 UTF-8 bytes"),
+        (np.array(json.dumps(g.meta.to_dict())), "holds it as uint8 UTF-8 bytes"),
         (np.frombuffer(b'{"id": "\xff"}', np.uint8), "metadata is not UTF-8"),
         (
-            _meta_entry(file_metadata(g.meta) | {"program_sha256": "abc"}),
+            _meta_entry(g.meta.to_dict() | {"program_sha256": "abc"}),
             "program_sha256 must be 64 lowercase",
         ),
     ]:
@@ -246,7 +238,7 @@ def test_a_version_2_file_must_hold_its_metadata_as_utf8_bytes(tmp_path: Path) -
         with pytest.raises(GoldenFormatError, match="regenerate it") as info:
             read_golden(tmp_path / "m.npz")
         assert message in str(info.value)
-    meta = file_metadata(g.meta)
+    meta = g.meta.to_dict()
     del meta["program_sha256"]
     np.savez(tmp_path / "m.npz", **(g.arrays() | {"metadata": _meta_entry(meta)}))
     with pytest.raises(GoldenFormatError, match=r"metadata lacks \['program_sha256'\]"):
@@ -260,7 +252,7 @@ def test_a_committed_version_1_golden_still_reads_and_checks_as_fresh(tmp_path: 
     with np.load(v1, allow_pickle=False) as data:
         assert int(data["format_version"]) == 1 and data["float64/digits/value"].dtype.kind == "U"
     old = read_golden(v1, root=V1)
-    assert "program" in old.meta
+    assert old.meta.program is not None
     _same(old, read_golden(_write(tmp_path / "v2.npz", old)))
     root = seed_project(tmp_path)
     seed_sine_as_in_version_1(root)
@@ -283,7 +275,7 @@ def test_upgrade_rewrites_a_fresh_version_1_golden_and_nothing_else(tmp_path: Pa
     assert done.stdout.splitlines()[-1] == "1 upgraded, 2 already current, 1 not fresh"
     assert "failed  seed/linear: " in done.stdout and "upgrade rewrites only fresh goldens" in done.stdout
     new = read_golden(path)
-    assert new.version == 2 and "program" not in new.meta
+    assert new.version == 2 and new.meta.program is None
     _same(read_golden(V1 / "seed" / "sine.npz"), new)
     verified = gradgold_here(root, "verify", "--offline", "seed/sine")
     assert verified.returncode == 0, verified.stdout + verified.stderr

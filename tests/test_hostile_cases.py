@@ -189,7 +189,7 @@ def test_failed_cases_touch_no_golden(
     d = root / "golden" / "hostile"
     assert older == (REPO / "golden" / "seed" / "sine.npz").read_bytes()
     assert sorted(p.name for p in d.iterdir()) == ["good.npz", "syntax_error.npz"]
-    assert read_golden(d / "good.npz").meta["id"] == "hostile/good"
+    assert read_golden(d / "good.npz").meta.id == "hostile/good"
 
 
 def test_syntax_error_quotes_the_wolfram_text(

@@ -386,7 +386,7 @@ def test_symlink_out_of_the_golden_dir_is_refused(golden_dir: Path, tmp_path: Pa
         "Replace the link with the file",
         root=golden_dir,
     )
-    assert read_golden(link).meta["id"] == "seed/sine"  # without a root, the caller vouches for the path
+    assert read_golden(link).meta.id == "seed/sine"  # without a root, the caller vouches for the path
 
 
 def test_symlinked_directory_out_of_the_golden_dir_is_refused(golden_dir: Path, tmp_path: Path) -> None:
@@ -400,7 +400,7 @@ def test_symlinked_directory_out_of_the_golden_dir_is_refused(golden_dir: Path, 
 def test_symlink_inside_the_golden_dir_is_read(golden_dir: Path) -> None:
     link = golden_dir / "seed" / "alias.npz"
     link.symlink_to(golden_dir / "seed" / "sine.npz")
-    assert read_golden(link, root=golden_dir).meta["id"] == "seed/sine"
+    assert read_golden(link, root=golden_dir).meta.id == "seed/sine"
 
 
 def test_symlink_loop(golden_dir: Path) -> None:

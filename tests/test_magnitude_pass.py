@@ -3,6 +3,7 @@ sum of absolute values, stored where it exceeds |ref| materially, and re-derived
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def test_magnitudes_are_the_sums_of_absolute_terms() -> None:
     cancels, stores none."""
     g = rigorous_golden_of(_case("Total[x^2] - 2 x[[1]] x[[2]]", [{"x": [1.0, 1.0, 0.125]}], order=2))
     grid = g.grids["float64"]
-    assert g.meta["magnitudes"] == ["value", "grad/x"]
+    assert g.meta.magnitudes == ("value", "grad/x")
     assert grid.numbers["value"][0] == 0.125**2
     assert grid.magnitudes["value"][0] == math.nextafter(4.02, 5)  # 4 + 1/64 rounded up, at or above 4.02
     np.testing.assert_array_equal(grid.numbers["grad/x"][0], [0.0, 0.0, 0.25])
@@ -42,7 +43,7 @@ def test_magnitudes_are_the_sums_of_absolute_terms() -> None:
 
 def test_a_result_without_cancellation_stores_no_magnitude() -> None:
     g = rigorous_golden_of(_case("Exp[x] Sin[y] + x^2", [{"x": 0.5, "y": 1.25}], order=2))
-    assert "magnitudes" not in g.meta and not g.grids["float64"].magnitudes
+    assert not g.meta.magnitudes and not g.grids["float64"].magnitudes
 
 
 def test_only_a_case_that_asks_stores_magnitudes() -> None:
@@ -52,7 +53,7 @@ def test_only_a_case_that_asks_stores_magnitudes() -> None:
     plain = _case("x - Tanh[x]", [{"x": 1e-3}], magnitudes=False)
     assert not rigorous_golden_of(plain).grids["float64"].magnitudes
     asked = _case("x - Tanh[x]", [{"x": 1e-3}])
-    assert rigorous_golden_of(asked).meta["magnitudes"] == ["value", "grad/x"]
+    assert rigorous_golden_of(asked).meta.magnitudes == ("value", "grad/x")
     assert asked.fingerprint() != plain.fingerprint()
 
 
@@ -62,9 +63,10 @@ def test_a_golden_with_magnitudes_the_case_does_not_ask_for_is_stale() -> None:
     stale, whatever its fingerprint says."""
     asked = _case("x - Tanh[x]", [{"x": 1e-3}])
     plain = _case("x - Tanh[x]", [{"x": 1e-3}], magnitudes=False)
-    forged = rigorous_golden_of(asked)
-    forged.meta["fingerprint"] = plain.fingerprint()
-    forged.meta.pop("magnitudes_requested", None)
+    golden = rigorous_golden_of(asked)
+    forged = dataclasses.replace(
+        golden, meta=dataclasses.replace(golden.meta, fingerprint=plain.fingerprint())
+    )
     assert stale_reason(asked, rigorous_golden_of(asked)) == ""
     reason = stale_reason(plain, forged)
     assert reason.startswith(
@@ -110,7 +112,7 @@ def test_verify_rigorous_fails_an_inflated_magnitude(tmp_path: Path) -> None:
     path = tmp_path / "golden" / "m" / "sine.npz"
     g = read_golden(path)
     data = g.grids["float64"]
-    assert g.meta["magnitudes"] == ["value"]  # 1 + |sin 4| = 1.76 against 0.243
+    assert g.meta.magnitudes == ("value",)  # 1 + |sin 4| = 1.76 against 0.243
     assert data.magnitudes["value"][0] == 1.76
     forged = type(data)(
         data.inputs, data.numbers, data.digits, data.certified, {"value": data.magnitudes["value"] * 1.5}

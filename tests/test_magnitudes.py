@@ -4,10 +4,11 @@ refuses only one below the reference)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import numpy as np
 
+from conftest_goldens import stub_metadata
 from gradgold.cases import Case
 from gradgold.generation.verify import magnitude_agreements
 from gradgold.golden import Golden, GridData
@@ -17,8 +18,7 @@ def _golden(mag: float | None) -> Golden:
     numbers = {"value": np.array([1.0]), "grad/x": np.array([2.0])}
     mags = {} if mag is None else {"grad/x": np.array([mag])}
     grid = GridData({"x": np.array([0.5])}, numbers, {}, {}, mags)
-    meta: dict[str, Any] = {"magnitudes": list(mags)}
-    return Golden(meta=meta, grids={"float64": grid})
+    return Golden(meta=stub_metadata(magnitudes=tuple(mags)), grids={"float64": grid})
 
 
 CASE = cast(Case, SimpleNamespace(id="s/c", min_digits=20))

@@ -57,7 +57,7 @@ def _agree(stored: str, exact: mpmath.mpf) -> bool:
 @pytest.mark.parametrize("case", sorted(FUNCTIONS))
 def test_golden_agrees_with_mpmath(case: str) -> None:
     golden = read_golden(SEED / f"{case}.npz")
-    params = [p for p, _ in golden.meta["params"]]
+    params = [p for p, _ in golden.meta.params]
     f = FUNCTIONS[case]
     failures = []
     with mpmath.workdps(50):

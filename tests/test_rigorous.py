@@ -395,9 +395,7 @@ def test_strategy_rigorous_fails_a_case_it_cannot_do_by_name(tmp_path: Path) -> 
     assert "the rigorous evaluator does not implement StruveH; use strategy='auto' (the engine)" in run.stdout
     assert "engine:" not in run.stdout  # no kernel was started
     golden = read_golden(tmp_path / "golden" / "r" / "tie.npz")
-    assert (
-        golden.meta["evaluator"] == "rigorous" and golden.grids["float64"].numbers["value"][0] == 4 * 0.7 + 7
-    )
+    assert golden.meta.evaluator == "rigorous" and golden.grids["float64"].numbers["value"][0] == 4 * 0.7 + 7
     check = gradgold_cli(tmp_path, "verify", "--offline", "r/tie")
     assert check.returncode == 0, check.stdout  # the exact tie passes the offline rounding rule
 

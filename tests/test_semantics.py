@@ -55,7 +55,7 @@ def _mp(x: float) -> mpmath.mpf:
 def test_rewritten_heads_match_mpmath(generated: tuple[Path, str], name: str) -> None:
     root, _ = generated
     golden = read_golden(root / "golden" / "sem" / f"{name}.npz")
-    params = [p for p, _ in golden.meta["params"]]
+    params = [p for p, _ in golden.meta.params]
     f = REFERENCES[name]
     mp.dps = 60
     data = golden.grids["float64"]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import gradgold as gg
+from conftest_goldens import stub_metadata
 from gradgold.check import check_golden
 from gradgold.errors import CaseError
 from gradgold.golden import Golden, GridData
@@ -25,7 +26,7 @@ def _sigmoid_golden() -> Golden:
     value = np.array([[float(v) for v in s]])
     grad = np.diag([float(v * (1 - v)) for v in s])[None]
     data = GridData({"x": np.array([X])}, {"value": value, "grad/x": grad}, {}, {})
-    return Golden(meta={"id": "t/sigmoid"}, grids={"float64": data})
+    return Golden(meta=stub_metadata("t/sigmoid"), grids={"float64": data})
 
 
 def _case(fn: Any, **kw: Any) -> gg.Case:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,12 +33,12 @@ def project(tmp_path: Path) -> Project:
     return find_project(seed_project(tmp_path))
 
 
-def _tamper(project: Project, case: str, change: Callable[[GridData], GridData], **meta: object) -> Path:
+def _tamper(project: Project, case: str, change: Callable[[GridData], GridData], **meta: Any) -> Path:
     """Rewrite one golden of the copy with its float64 grid changed (and metadata updated)."""
     path = project.golden_dir / "seed" / f"{case}.npz"
     g = read_golden(path)
     grids = dict(g.grids) | {"float64": change(g.grids["float64"])}
-    write_golden(path, Golden(meta=dict(g.meta) | meta, grids=grids))
+    write_golden(path, Golden(meta=dataclasses.replace(g.meta, **meta), grids=grids))
     return path
 
 
@@ -153,18 +154,18 @@ def test_a_stored_program_gradgold_no_longer_writes(project: Project) -> None:
     assert "\n  300, $Aborted]" in program
     path = project.golden_dir / "seed" / "exp_cos.npz"
     g = read_golden(path)
-    engine_meta = {k: v for k, v in g.meta.items() if k != "evaluator"}  # as the engine writes it
+    engine_meta = dataclasses.replace(g.meta, evaluator=None)  # as the engine writes it
     for text in (program.replace("\n  300, $Aborted]", "\n  900, $Aborted]"), program):
-        write_golden(path, Golden(meta=engine_meta | {"program": text}, grids=g.grids))
+        write_golden(path, Golden(meta=engine_meta.with_program(text), grids=g.grids))
         assert _findings(project, "exp_cos") == []
     write_golden(
         path,
         Golden(
-            meta=engine_meta | {"program": program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False")},
+            meta=engine_meta.with_program(program.replace("ggZ[ggX_] := ggX === 0", "ggZ[ggX_] := False")),
             grids=g.grids,
         ),
     )
-    assert "program" not in read_golden(path).meta  # only its hash is stored
+    assert read_golden(path).meta.program is None  # only its hash is stored
     assert _findings(project, "exp_cos") == [("program", "", ())]
     assert _message(project, "exp_cos") == (
         f"{path}: case seed/exp_cos: the stored WL program is not the one this gradgold writes for the case "
@@ -179,7 +180,7 @@ def test_a_version_1_golden_verifies_by_its_program_text(project: Project) -> No
     project = find_project(project.root)  # the edited case file
     path = project.golden_dir / "seed" / "sine.npz"
     shutil.copy(Path(__file__).resolve().parent / "data" / "golden-v1" / "seed" / "sine.npz", path)
-    assert "program" in read_golden(path).meta
+    assert read_golden(path).meta.program is not None
     assert _findings(project, "sine") == []
 
 

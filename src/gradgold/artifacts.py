@@ -201,7 +201,7 @@ def obtained(
             engine = engine_for(mode, func, xs, value)
             grads = [q for q in out if q.startswith("grad/")]
             if grads:
-                ctx = _Context(case, golden or Golden({}, {}), data, dtype, mode, device, params)
+                ctx = _Context(case, golden, data, dtype, mode, device, params)
                 for p, jac in zip(params, _by_param(ctx, engine.full(1)), strict=True):
                     out[f"grad/{p}"][i] = jac.detach().to("cpu", torch.float64).numpy()
             for q, k in DERIVATIVE_TENSORS.items():

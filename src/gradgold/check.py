@@ -146,9 +146,9 @@ def reference_grid(golden: Golden, dtype: str) -> GridData:
         rounded = torch.from_numpy(arr).to(_DTYPES[dtype]).double().numpy()
         if not np.array_equal(rounded, arr):
             raise CheckError(
-                f"{golden.meta['id']}: input {p} is not exactly representable in {dtype} and the "
+                f"{golden.meta.id}: input {p} is not exactly representable in {dtype} and the "
                 f"golden holds no {dtype} references; add {dtype!r} to the case's dtypes= and run "
-                f"`gradgold generate {golden.meta['id']}`"
+                f"`gradgold generate {golden.meta.id}`"
             )
     return data
 
@@ -158,7 +158,7 @@ class _Context:
     """What every comparison of one check shares."""
 
     case: Case
-    golden: Golden
+    golden: Golden | None  # None: torch's numbers alone (artifacts.obtained), no projections
     data: GridData
     dtype: str
     mode: str
@@ -258,7 +258,7 @@ def _check_quantities(ctx: _Context) -> None:
         )
 
 
-def _directions(golden: Golden) -> npt.NDArray[np.float64] | None:
+def _directions(golden: Golden | None) -> npt.NDArray[np.float64] | None:
     found = getattr(golden, "directions", None)
     return None if found is None else np.asarray(found, dtype=np.float64)
 

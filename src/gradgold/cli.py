@@ -472,8 +472,8 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
     if renamed:
         _say(f"parameters written differently in wolfram=: {printable(', '.join(renamed))}")
     _say(f"engine: {printable(engine['name'])}, {printable(engine['version'])}; precision {doc['precision']}")
-    cplx = set(golden.meta.get("complex", []))
-    if cplx or golden.meta.get("complex_output"):
+    cplx = set(golden.meta.complex)
+    if cplx or golden.meta.complex_output:
         click.echo(
             "complex numbers are shown as [real, imag] pairs; derivatives are along the real and "
             f"imaginary part of {', '.join(sorted(cplx)) or 'no input'} (the last axis of d/d<param>)"
@@ -488,7 +488,7 @@ def show(case_id: str, as_json: bool, golden_dir: str | None) -> None:
                 click.echo(f"    d/d{k} {g!r}  ({p['certified']['grad/' + k]} digits certified)")
             for q, h in p["higher"].items():
                 click.echo(f"    {q} {h!r}  ({p['certified'][q]} digits certified)")
-        if golden.meta.get("order", 1) > 1 and not cplx and grid == next(iter(doc["grids"])):
+        if golden.meta.order > 1 and not cplx and grid == next(iter(doc["grids"])):
             click.echo(f"  (hessian, d3, d4 are over the variables {', '.join(_variable_names(golden))})")
 
 
@@ -504,7 +504,7 @@ def _variable_names(golden: Any) -> list[str]:
     import numpy as np
 
     names = []
-    for p, shape in golden.meta["params"]:
+    for p, shape in golden.meta.params:
         names += [p + (str(list(ix)) if shape else "") for ix in np.ndindex(*shape)]
     return names
 
@@ -512,7 +512,6 @@ def _variable_names(golden: Any) -> list[str]:
 def _golden_doc(golden: Any) -> dict[str, Any]:
     """The JSON view of a golden; ``points`` are those of the float64 grid; ``wl_names`` each
     parameter's symbol in ``wolfram=``."""
-    from .golden import program_digest
     from .wlsource import wl_names
 
     meta = golden.meta
@@ -533,21 +532,21 @@ def _golden_doc(golden: Any) -> dict[str, Any]:
             }
             for i in range(data.n_points)
         ]
-    params = [str(p) for p, _ in meta.get("params", [])]
+    params = meta.param_names
     try:
         names = wl_names(params)
     except ValueError:
         names = {p: p for p in params}
     return {
-        "id": meta["id"],
-        "wolfram": meta["wolfram"],
+        "id": meta.id,
+        "wolfram": meta.wolfram,
         "wl_names": names,
-        "engine": meta["engine"],
-        "precision": meta["precision"],
-        "fingerprint": meta["fingerprint"],
+        "engine": {"name": meta.engine.name, "version": meta.engine.version},
+        "precision": meta.precision,
+        "fingerprint": meta.fingerprint,
         "points": grids["float64"],
         "grids": grids,
-        "program_sha256": program_digest(meta),
+        "program_sha256": meta.program_sha256,
     }
 
 

@@ -4,7 +4,8 @@ Layout (format version 2), every entry a plain ``.npy`` array so ``numpy.load(pa
 ``allow_pickle=False`` reads it::
 
     format_version             int64 scalar (2)
-    metadata                   uint8 (bytes,): UTF-8 JSON (case id, wolfram, program_sha256, engine, ...)
+    metadata                   uint8 (bytes,): UTF-8 JSON (case id, wolfram, program_sha256, engine, ...),
+                               the canonical text of a :class:`~gradgold.schema.Metadata`
     <grid>/input/<param>       float64 (points, *param_shape)     the inputs of that float grid
     <grid>/value               float64 (points, *out_shape)       correctly rounded references
     <grid>/grad/<param>        float64 (points, *out_shape, *param_shape)
@@ -70,9 +71,7 @@ the real and imaginary parts of the inputs, of the real and imaginary parts of t
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
-import json
 import math
 import os
 import re
@@ -94,7 +93,14 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import GoldenFormatError
-from .exact import GRID_NAMES
+from .schema import (
+    DERIVATIVE_TENSORS,
+    MAX_NDIM,
+    PROJECTIONS,
+    Metadata,
+    program_sha256,
+    regenerate_hint,
+)
 
 #: Version of the golden file format the writer produces.
 FORMAT_VERSION = 2
@@ -105,19 +111,16 @@ READABLE_VERSIONS = (1, 2)
 #: re-encoding a golden (version 1 to 2) leaves it fresh.
 FINGERPRINT_VERSION = 1
 
-#: The quantities a golden holds besides ``value`` and ``grad/<param>``: each full derivative
-#: tensor with its order, and each projection with the derivative order it projects.
-DERIVATIVE_TENSORS: dict[str, int] = {"hessian": 2, "d3": 3, "d4": 4}
-PROJECTIONS: dict[str, int] = {"proj/grad": 1, "proj/hess": 2}
-
 __all__ = [
+    "DERIVATIVE_TENSORS",
     "FINGERPRINT_VERSION",
     "FORMAT_VERSION",
+    "PROJECTIONS",
     "TEMP_PREFIX",
     "Golden",
     "GridData",
+    "Metadata",
     "magnitude_problem",
-    "program_digest",
     "program_sha256",
     "read_golden",
     "write_golden",
@@ -152,7 +155,7 @@ class GridData:
 class Golden:
     """A golden file in memory."""
 
-    meta: Mapping[str, Any]
+    meta: Metadata
     grids: Mapping[str, GridData]
     directions: npt.NDArray[np.float64] | None = None
     #: The format version of the file it was read from (a golden made in memory: the writer's).
@@ -160,13 +163,13 @@ class Golden:
 
     @property
     def fingerprint(self) -> str:
-        return str(self.meta["fingerprint"])
+        return self.meta.fingerprint
 
     def arrays(self) -> dict[str, np.ndarray[Any, Any]]:
         """Every entry of the file (format version 2), by key."""
         out: dict[str, np.ndarray[Any, Any]] = {
             "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
-            "metadata": _utf8(json.dumps(file_metadata(self.meta), sort_keys=True, separators=(",", ":"))),
+            "metadata": _utf8(self.meta.to_json()),
         }
         for grid, data in self.grids.items():
             out.update({f"{grid}/input/{k}": v for k, v in data.inputs.items()})
@@ -175,35 +178,6 @@ class Golden:
         if self.directions is not None:
             out["directions"] = self.directions
         return out
-
-
-#: How an engine program ends: ``TimeConstrained[..., <seconds>, $Aborted]``. The timeout bounds
-#: how long the engine may take (``--timeout``), not what it computes, so the hash leaves it out.
-_TIMEOUT_TAIL = re.compile(r"\n  \d+, \$Aborted\]\Z")
-
-
-def program_sha256(text: str) -> str:
-    """The hash a version 2 golden stores in place of its program's text (see the module
-    docstring): SHA-256 of the UTF-8 text without its evaluation timeout."""
-    return hashlib.sha256(_TIMEOUT_TAIL.sub("", text).encode("utf-8")).hexdigest()
-
-
-def program_digest(meta: Mapping[str, Any]) -> str:
-    """The :func:`program_sha256` of the program a golden's metadata records (a version 1 golden
-    holds the text, a version 2 golden the hash; a golden in memory being written may hold both,
-    and then its text is the newer)."""
-    if "program" in meta or "program_sha256" not in meta:
-        return program_sha256(str(meta.get("program", "")))
-    return str(meta["program_sha256"])
-
-
-def file_metadata(meta: Mapping[str, Any]) -> dict[str, Any]:
-    """The metadata as a version 2 file stores it: the program as its hash, no version key (the
-    ``format_version`` entry is the one place the version lives)."""
-    out = {k: v for k, v in meta.items() if k not in ("program", "format_version")}
-    if "program" in meta or "program_sha256" in meta:
-        out["program_sha256"] = program_digest(meta)
-    return out
 
 
 def _utf8(text: str) -> npt.NDArray[np.uint8]:
@@ -359,18 +333,15 @@ _HEADER_ERRORS = (
 )
 _MAX_FILE_BYTES = 1 << 30
 _MAX_ENTRIES = 100_000
-_MAX_NDIM = 16
 _NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
 _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 # Many digit strings, one a line: each line atomic, so a bad line is never retried through the
 # ways earlier lines could have matched (which would take exponential time).
 _DIGIT_LINES = re.compile(r"(?>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\n)*+")
-_PARAM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # a Python parameter name (ASCII)
-_SHA256 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 def _regen(path: Path) -> str:
-    return f"delete it and regenerate it with `gradgold generate --force` (file: {path})"
+    return regenerate_hint(path)
 
 
 @functools.lru_cache(maxsize=64)
@@ -580,7 +551,7 @@ def _checked_header(
             f"{path}: entry {name!r} has dtype {dtype}, which a golden never holds "
             f"(object arrays would need unpickling, which gradgold refuses); {_regen(path)}"
         )
-    if len(shape) > _MAX_NDIM or any(d < 0 or d > _MAX_ENTRY_BYTES for d in shape):
+    if len(shape) > MAX_NDIM or any(d < 0 or d > _MAX_ENTRY_BYTES for d in shape):
         raise GoldenFormatError(
             f"{path}: entry {name!r} declares an impossible shape {shape}; {_regen(path)}"
         )
@@ -623,21 +594,21 @@ def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
     if version is None:
         raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
     meta = _metadata(path, entries.pop("metadata", None), int(version))
-    grids = {g: _grid(path, meta, g, entries, int(version)) for g in meta["grids"]}
+    grids = {g: _grid(path, meta, g, entries, int(version)) for g in meta.grids}
     directions = _directions(path, meta, entries.pop("directions", None))
     if entries:
         raise GoldenFormatError(f"{path}: unexpected entries {sorted(entries)[:5]}; {_regen(path)}")
     return Golden(meta=meta, grids=grids, directions=directions, version=int(version))
 
 
-def _directions(path: Path, meta: Mapping[str, Any], arr: np.ndarray[Any, Any] | None) -> Any:
+def _directions(path: Path, meta: Metadata, arr: np.ndarray[Any, Any] | None) -> Any:
     """The projection directions: present exactly when the metadata asks for projections."""
-    k = int(meta.get("projections", 0))
+    k = meta.projections
     if not k:
         if arr is not None:
             raise GoldenFormatError(f"{path}: unexpected entry directions; {_regen(path)}")
         return None
-    n_vars = sum(math.prod(s) for _, s in meta["params"])
+    n_vars = meta.n_vars
     if arr is None or arr.dtype.kind != "f" or arr.shape != (k, n_vars) or not np.all(np.isfinite(arr)):
         raise GoldenFormatError(
             f"{path}: entry directions must be finite floats of shape {(k, n_vars)}; {_regen(path)}"
@@ -645,43 +616,9 @@ def _directions(path: Path, meta: Mapping[str, Any], arr: np.ndarray[Any, Any] |
     return arr.astype(np.float64)
 
 
-def quantity_shapes(meta: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
-    """Each quantity a golden with this metadata holds, with its shape at one point.
-
-    ``value`` and ``grad/<param>`` always (unless ``full_jacobian`` is false); ``hessian``, ``d3``,
-    ``d4`` up to ``order``; ``proj/grad`` and ``proj/hess`` with ``projections``.
-    """
-    params = {str(p): tuple(s) for p, s in meta["params"]}
-    out = tuple(meta["out_shape"])
-    order, k = int(meta.get("order", 1)), int(meta.get("projections", 0))
-    n_vars = sum(math.prod(s) for s in params.values())
-    shapes: dict[str, tuple[int, ...]] = {"value": out}
-    if meta.get("full_jacobian", True):
-        shapes |= {f"grad/{p}": out + s for p, s in params.items()}
-        for name, rank in DERIVATIVE_TENSORS.items():
-            if rank <= order:
-                shapes[name] = out + (n_vars,) * rank
-    if k:
-        shapes |= {name: (k, *out) for name, rank in PROJECTIONS.items() if rank <= order}
-    return shapes
-
-
-_META_KEYS = (
-    "id",
-    "wolfram",
-    "engine",
-    "precision",
-    "fingerprint",
-    "params",
-    "out_shape",
-    "grids",
-    "n_points",
-)
-
-
-def _metadata(path: Path, arr: np.ndarray[Any, Any] | None, version: int) -> dict[str, Any]:
+def _metadata(path: Path, arr: np.ndarray[Any, Any] | None, version: int) -> Metadata:
     """Version 1 holds JSON text as a unicode scalar with the program's text; version 2 as UTF-8
-    bytes with the program's hash."""
+    bytes with the program's hash. :meth:`Metadata.from_json` validates it."""
     if version == 1:
         if arr is None or arr.shape != () or arr.dtype.kind != "U":
             raise GoldenFormatError(f"{path}: no metadata entry; {_regen(path)}")
@@ -696,100 +633,7 @@ def _metadata(path: Path, arr: np.ndarray[Any, Any] | None, version: int) -> dic
             text = arr.tobytes().decode("utf-8")
         except UnicodeDecodeError as exc:
             raise GoldenFormatError(f"{path}: metadata is not UTF-8 ({exc}); {_regen(path)}") from exc
-    try:
-        meta = json.loads(text, parse_constant=_no_constant)
-    except (ValueError, RecursionError) as exc:
-        raise GoldenFormatError(f"{path}: metadata is not JSON ({str(exc)[:200]}); {_regen(path)}") from exc
-    keys = (*_META_KEYS, "program" if version == 1 else "program_sha256")
-    missing = [k for k in keys if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise GoldenFormatError(f"{path}: metadata lacks {missing}; {_regen(path)}")
-    problem = _metadata_problem(meta)
-    if problem:
-        raise GoldenFormatError(f"{path}: malformed metadata: {problem}; {_regen(path)}")
-    return dict(meta)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} where a number is expected")
-
-
-def _is_int(x: Any, low: int = 0) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and low <= x <= _MAX_ENTRY_BYTES
-
-
-def _is_shape(x: Any) -> bool:
-    return isinstance(x, list) and len(x) <= _MAX_NDIM and all(_is_int(d) for d in x)
-
-
-def _metadata_problem(meta: Mapping[str, Any]) -> str:
-    """What is wrong with the metadata's types, or ""; the grids and entries rely on them."""
-    strings = [k for k in ("id", "wolfram", "program", "fingerprint") if not isinstance(meta.get(k, ""), str)]
-    if strings:
-        return f"{strings} must be strings"
-    if "program_sha256" in meta and not (
-        isinstance(meta["program_sha256"], str) and _SHA256.match(meta["program_sha256"])
-    ):
-        return "program_sha256 must be 64 lowercase hexadecimal digits"
-    engine = meta["engine"]
-    if not isinstance(engine, dict) or not all(isinstance(engine.get(k), str) for k in ("name", "version")):
-        return "engine must be {'name': str, 'version': str}"
-    for k in ("precision", "n_points", *(["min_digits"] if "min_digits" in meta else [])):
-        if not _is_int(meta[k], low=1):
-            return f"{k}={meta[k]!r} is not a positive integer"
-    params = meta["params"]
-    if not isinstance(params, list) or not all(
-        isinstance(p, list)
-        and len(p) == 2
-        and isinstance(p[0], str)
-        and _PARAM.match(p[0])
-        and _is_shape(p[1])
-        for p in params
-    ):
-        return f"params={params!r:.200} is not a list of [name, shape]"
-    if len({p[0] for p in params}) != len(params):
-        return "params repeats a name"
-    if not _is_shape(meta["out_shape"]):
-        return f"out_shape={meta['out_shape']!r:.200} is not a shape"
-    grids = meta["grids"]
-    if not isinstance(grids, list) or "float64" not in grids or len(set(grids)) != len(grids):
-        return f"grids={grids!r:.200} must list float64 and each grid once"
-    if not all(g in GRID_NAMES for g in grids):
-        return f"grids={grids!r:.200} names a grid other than {list(GRID_NAMES)}"
-    if not _is_int(meta.get("order", 1), low=1) or meta.get("order", 1) > 4:
-        return f"order={meta.get('order')!r:.50} is not 1..4"
-    if not _is_int(meta.get("projections", 0)) or not isinstance(meta.get("full_jacobian", True), bool):
-        return "projections must be a count and full_jacobian a boolean"
-    return _complex_problem(meta) or _magnitudes_problem(meta)
-
-
-def _complex_problem(meta: Mapping[str, Any]) -> str:
-    """A complex parameter is held as its real and imaginary parts (a last axis of 2), and so is a
-    complex value."""
-    shapes = {p: s for p, s in meta["params"]}
-    cplx = meta.get("complex", [])
-    if not isinstance(cplx, list) or not all(
-        isinstance(p, str) and shapes.get(p, [])[-1:] == [2] for p in cplx
-    ):
-        return f"complex={cplx!r:.100} must list parameters whose shape ends in 2"
-    out = meta.get("complex_output", False)
-    if not isinstance(out, bool) or (out and meta["out_shape"][-1:] != [2]):
-        return "complex_output must be a boolean, and a complex value's shape must end in 2"
-    return ""
-
-
-def _magnitudes_problem(meta: Mapping[str, Any]) -> str:
-    """``magnitudes`` (optional) lists quantities of the golden, each once."""
-    listed = meta.get("magnitudes", [])
-    if not isinstance(listed, list) or not all(isinstance(q, str) for q in listed):
-        return f"magnitudes={listed!r:.100} must be a list of quantity names"
-    known = quantity_shapes(meta)
-    unknown = [q for q in listed if q not in known]
-    if unknown or len(set(listed)) != len(listed):
-        return (
-            f"magnitudes={listed!r:.200} must name each of the golden's quantities {list(known)} at most once"
-        )
-    return ""
+    return Metadata.from_json(text, path, version)
 
 
 #: The least magnitude that rounds to infinity under round-to-nearest: 2^1024 - 2^970.
@@ -836,11 +680,11 @@ def magnitude_problem(number: npt.NDArray[np.float64], magnitude: npt.NDArray[np
 
 
 def _grid(
-    path: Path, meta: Mapping[str, Any], grid: str, entries: dict[str, np.ndarray[Any, Any]], version: int
+    path: Path, meta: Metadata, grid: str, entries: dict[str, np.ndarray[Any, Any]], version: int
 ) -> GridData:
     """Pop one grid's entries, checking presence, dtype, shape and content of each."""
-    params = {str(p): tuple(s) for p, s in meta["params"]}
-    n = int(meta["n_points"])
+    params = meta.shapes
+    n = meta.n_points
     digit_kind = "U" if version == 1 else "S"
 
     def take(key: str, kind: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
@@ -861,8 +705,8 @@ def _grid(
         return arr
 
     numbers, digits, certified, magnitudes = {}, {}, {}, {}
-    with_magnitude = set(meta.get("magnitudes", []))
-    for q, shape in quantity_shapes(meta).items():
+    with_magnitude = set(meta.magnitudes)
+    for q, shape in meta.quantity_shapes().items():
         pattern = _pattern(path, grid, q, shape, entries) if version >= 2 else None
         stored = shape if pattern is None else (pattern[0].size,)
         parts = {
@@ -969,8 +813,3 @@ def _content_problem(arr: np.ndarray[Any, Any], infinite: bool = False) -> str:
             if bad is not None:
                 return f"holds {bad!r:.80} where a decimal number is expected"
     return ""
-
-
-def quantities(meta: Mapping[str, Any]) -> list[str]:
-    """The quantity names of a golden, in report order."""
-    return list(quantity_shapes(meta))

@@ -1,10 +1,11 @@
 """The metadata a case implies for its golden: one builder for every generator, one comparison
 for every reader.
 
-The engine generator and the rigorous evaluator start a golden's metadata from
-:func:`case_metadata` and add only what they alone know (the program, the engine, the output
-shape); freshness and ``verify`` compare a stored golden's metadata with the same builder
-(:func:`metadata_mismatch`), so no module keeps its own copy of the schema.
+The engine generator and the rigorous evaluator build a golden's
+:class:`~gradgold.schema.Metadata` with :func:`case_metadata`, passing only what they alone know
+(the program, the engine, the output shape, how they computed); freshness and ``verify`` compare a
+stored golden's metadata with the same fields (:func:`metadata_mismatch`), so no module keeps its
+own copy of the schema.
 """
 
 from __future__ import annotations
@@ -12,61 +13,62 @@ from __future__ import annotations
 from typing import Any
 
 from .cases import Case
+from .schema import EngineStamp, Metadata, program_sha256
 
-__all__ = ["OPTIONAL_KEYS", "case_metadata", "metadata_mismatch"]
-
-#: Keys added after format 1 shipped: written only when they differ from these values, so
-#: first-order real goldens keep their bytes; a reader takes an absent key as its default.
-OPTIONAL_KEYS: dict[str, Any] = {
-    "order": 1,
-    "projections": 0,
-    "full_jacobian": True,
-    "complex": [],
-    "complex_output": False,
-}
-
-#: Keys a golden of this case must hold with exactly these values (``dtypes`` may change without
-#: regenerating: it picks what the checker runs, not what the golden holds).
-_COMPARED = ("id", "wolfram", "precision", "min_digits", "params", "grids", "n_points", *OPTIONAL_KEYS)
+__all__ = ["case_fields", "case_metadata", "metadata_mismatch"]
 
 
-def case_metadata(case: Case, *, fingerprint: bool = True) -> dict[str, Any]:
-    """Every metadata entry the case determines (the generator adds ``program``, ``engine``,
-    ``out_shape`` and, where they apply, ``working_precision``, ``strategy``, ``evaluator``).
-    ``fingerprint=False`` leaves out the fingerprint, which no comparison reads and which costs
-    more than the rest together (freshness compares it apart, before the metadata)."""
-    meta: dict[str, Any] = {
+def case_fields(case: Case) -> dict[str, Any]:
+    """The :class:`Metadata` fields the case determines, except its fingerprint (which no
+    comparison reads and which costs more than the rest together: freshness compares it apart,
+    before the metadata). ``dtypes`` may change without regenerating: it picks what the checker
+    runs, not what the golden holds, so :func:`metadata_mismatch` does not compare it."""
+    return {
         "id": case.id,
         "wolfram": case.wolfram,
         "precision": case.precision,
         "min_digits": case.min_digits,
-    }
-    if fingerprint:
-        meta["fingerprint"] = case.fingerprint()
-    meta |= {
-        "params": [[p, list(case.shapes[p])] for p in case.params],
-        "grids": list(case.grids()),
+        "params": tuple((p, tuple(case.shapes[p])) for p in case.params),
+        "grids": case.grids(),
         "n_points": len(case.points),
-        "dtypes": list(case.dtypes),
+        "order": case.order,
+        "projections": case.projections,
+        # a golden states full_jacobian only beside projections; without them it holds every quantity
+        "full_jacobian": case.full_jacobian if case.projections else True,
+        "complex": tuple(case.complex_params),
+        "complex_output": case.complex_output,
     }
-    if case.order != 1:
-        meta["order"] = case.order
-    if case.projections:
-        meta |= {"projections": case.projections, "full_jacobian": case.full_jacobian}
-    if case.complex_params:
-        meta["complex"] = list(case.complex_params)
-    if case.complex_output:
-        meta["complex_output"] = True
-    return meta
 
 
-def metadata_mismatch(case: Case, meta: Any) -> list[tuple[str, Any, Any]]:
-    """``(key, stored, expected)`` for each compared entry of ``meta`` that is not the case's."""
-    expected = case_metadata(case, fingerprint=False)
-    out = []
-    for key in _COMPARED:
-        want = expected.get(key, OPTIONAL_KEYS.get(key))
-        got = meta.get(key, OPTIONAL_KEYS.get(key))
-        if got != want:
-            out.append((key, got, want))
-    return out
+def case_metadata(
+    case: Case,
+    *,
+    engine: EngineStamp,
+    out_shape: tuple[int, ...],
+    program: str,
+    evaluator: str | None = None,
+    strategy: str | None = None,
+    working_precision: int | None = None,
+    magnitudes: tuple[str, ...] = (),
+) -> Metadata:
+    """The golden's metadata: every field the case determines, and what the generator passes (the
+    ``program`` text, whose hash the file stores)."""
+    return Metadata(
+        **case_fields(case),
+        fingerprint=case.fingerprint(),
+        dtypes=tuple(case.dtypes),
+        engine=engine,
+        out_shape=tuple(out_shape),
+        program=program,
+        program_sha256=program_sha256(program),
+        evaluator=evaluator,
+        strategy=strategy,
+        working_precision=working_precision,
+        magnitudes=tuple(magnitudes),
+    )
+
+
+def metadata_mismatch(case: Case, meta: Metadata) -> list[tuple[str, Any, Any]]:
+    """``(field, stored, expected)`` for each case-determined field of ``meta`` that is not the
+    case's."""
+    return [(k, getattr(meta, k), want) for k, want in case_fields(case).items() if getattr(meta, k) != want]

@@ -37,6 +37,7 @@ from ..errors import (
 from ..exact import agreeing_digits, bitwise_differences, certified_float, round_to_grid
 from ..golden import FORMAT_VERSION, TEMP_PREFIX, Golden, GridData, write_golden
 from ..metadata import case_metadata
+from ..schema import EngineStamp
 from ..suite import Project, check_contained, golden_path, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
 from .wlprogram import DEFAULT_TIMEOUT, GUARD_DIGITS, build_program, resolve_strategy
@@ -581,16 +582,14 @@ def _evaluate_at(
     ]
     out_shape = per_point[0]["value"][0].shape
     grids = {grid: _grid_data(case, unique, per_point, idx) for grid, idx in index.items()}
-    meta = case_metadata(original) | {
-        "program": program.text,
-        "engine": {"name": engine.info.name, "version": engine.info.version},
-        "out_shape": list(out_shape),
-        "grids": list(index),
-    }
-    if case.precision != original.precision:
-        meta["working_precision"] = case.precision
-    if program.strategy != "symbolic":
-        meta["strategy"] = program.strategy
+    meta = case_metadata(
+        original,
+        engine=EngineStamp(engine.info.name, engine.info.version),
+        out_shape=tuple(out_shape),
+        program=program.text,
+        working_precision=case.precision if case.precision != original.precision else None,
+        strategy=program.strategy if program.strategy != "symbolic" else None,
+    )
     directions = case.directions() if case.projections else None
     return Golden(meta=meta, grids=grids, directions=directions)
 

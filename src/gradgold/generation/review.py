@@ -87,7 +87,8 @@ def diff_goldens(case_id: str, old: Golden | None, new: Golden | None) -> CaseDi
         return CaseDiff(case_id, "added")
     if new is None:
         return CaseDiff(case_id, "removed")
-    meta = tuple(sorted(k for k in set(old.meta) | set(new.meta) if old.meta.get(k) != new.meta.get(k)))
+    before, after = old.meta.to_dict(), new.meta.to_dict()
+    meta = tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k)))
     changes = tuple(_number_changes(old, new))
     if changes:
         return CaseDiff(case_id, "numbers changed", meta, changes)

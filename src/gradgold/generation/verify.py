@@ -23,7 +23,7 @@ import numpy.typing as npt
 from ..cases import Case
 from ..errors import EngineError, EvaluationError
 from ..exact import agreeing_digits, bitwise_differences, certified_float, round_to_grid
-from ..golden import Golden, GridData, program_digest, program_sha256, quantities
+from ..golden import Golden, GridData, program_sha256
 from ..metadata import metadata_mismatch
 from ..suite import Project, golden_state
 from .engine import Engine, EngineInfo, locate_kernel
@@ -118,8 +118,8 @@ def verify_case(project: Project, case: Case) -> list[Finding]:
     found += _program_findings(case, path, golden)
     for grid, data in golden.grids.items():
         found += _input_findings(case, path, grid, data)
-        for q in quantities(golden.meta):
-            found += _number_findings(case, path, grid, q, data, int(golden.meta.get("working_precision", 0)))
+        for q in golden.meta.quantities():
+            found += _number_findings(case, path, grid, q, data, golden.meta.working_precision or 0)
     return found
 
 
@@ -144,17 +144,17 @@ def _program_findings(case: Case, path: Path, golden: Golden) -> list[Finding]:
     """The stored WL program must be the one this gradgold writes for the case: the fingerprint
     covers the mathematics, not how programs are written, so a change there (a new rewrite, a new
     refusal) would otherwise leave goldens whose recorded program nobody can rerun as stored."""
-    if golden.meta.get("evaluator") == "rigorous":
-        if program_digest(golden.meta) == program_sha256(_held_tree_text(case)):
+    if golden.meta.evaluator == "rigorous":
+        if golden.meta.program_sha256 == program_sha256(_held_tree_text(case)):
             return []
         msg = (
             f"{path}: case {case.id}: the stored held tree is not the one this gradgold parses from the "
             f"case's wolfram= text; run `gradgold generate --force {case.id}` and review the diff"
         )
         return [Finding(case.id, path, "program", msg)]
-    working = dataclasses.replace(case, precision=int(golden.meta.get("working_precision", case.precision)))
+    working = dataclasses.replace(case, precision=golden.meta.working_precision or case.precision)
     expected = build_program(working, evaluation_points(working)[0]).text
-    if program_digest(golden.meta) == program_sha256(expected):
+    if golden.meta.program_sha256 == program_sha256(expected):
         return []
     msg = (
         f"{path}: case {case.id}: the stored WL program is not the one this gradgold writes for the "
@@ -339,7 +339,7 @@ def agreements(case: Case, committed: Golden, fresh: Golden, *, rigorous: bool =
     (``rigorous``: ``fresh`` is the rigorous evaluator's, magnitudes included)."""
     out = []
     for grid, data in committed.grids.items():
-        for q in quantities(committed.meta):
+        for q in committed.meta.quantities():
             ours, theirs = data.digits[q], fresh.grids[grid].digits[q]
             scores = [(_agree(ours[i], theirs[i], case.precision), i) for i in np.ndindex(ours.shape)]
             worst, index = min(scores, key=lambda s: s[0])
@@ -439,7 +439,7 @@ def _float_mismatches(case: Case, committed: Golden, fresh: Golden) -> list[Agre
     """One failing agreement per quantity whose stored float64s are not the proven ones."""
     out = []
     for grid, data in committed.grids.items():
-        for q in quantities(committed.meta):
+        for q in committed.meta.quantities():
             ours, theirs = data.numbers[q], fresh.grids[grid].numbers[q]
             differ = bitwise_differences(ours, theirs)
             if differ:

@@ -16,6 +16,7 @@ from flint import ctx
 from ...cases import Case, Point
 from ...errors import EvaluationError
 from ...metadata import case_metadata
+from ...schema import EngineStamp, Metadata
 from ...wlsource import exact_decimals
 from .balls import NeedPrecision, Pole, Refusal
 from .derivatives import NeedTerms, quantity_balls
@@ -126,7 +127,7 @@ def rigorous_golden(
     unique: Sequence[Point],
     index: dict[str, list[int]],
     on_point: Callable[[int, int], None] | None = None,
-) -> tuple[dict[str, Any], Any]:
+) -> tuple[Metadata, Any]:
     """(metadata, grids) of the case's golden; raises :class:`RigorousUnsupported` or
     :class:`EvaluationError` (a refusal naming point, quantity and fix). ``on_point(done, total)``
     hears of each point evaluated (generation's progress)."""
@@ -162,15 +163,14 @@ def rigorous_golden(
             )
             for grid, idx in index.items()
         }
-    meta = case_metadata(case) | {
-        "program": full_form(tree),
-        "engine": {"name": "gradgold-rigorous", "version": f"python-flint {flint.__version__}"},
-        "evaluator": EVALUATOR,
-        "out_shape": list(out_shape),
-        "grids": list(index),
-    }
-    if stored:
-        meta["magnitudes"] = stored
+    meta = case_metadata(
+        case,
+        engine=EngineStamp("gradgold-rigorous", f"python-flint {flint.__version__}"),
+        out_shape=tuple(out_shape),
+        program=full_form(tree),
+        evaluator=EVALUATOR,
+        magnitudes=tuple(stored),
+    )
     return meta, grids
 
 
