@@ -467,7 +467,7 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
 
 
 def allowance_terms(
-    case: Case, golden: Golden, data: GridData, i: int, quantity: str
+    case: Case, golden: Golden | None, data: GridData, i: int, quantity: str
 ) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
     """The per-element terms of the tolerance rule for ``quantity`` at point ``i`` of ``data`` (one
     of ``golden``'s grids), exactly as the checker uses them: the conditioning
