@@ -21,9 +21,11 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base pyproject.toml constraints.txt
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.stamp-golden
 
-## golden: regenerate the goldens of every case under golden/ (embedded engine unless a kernel is found)
+## golden: regenerate the goldens of every case under golden/ (embedded engine unless a kernel is found);
+## --compare-trees: the engine's reading of every rigorous case is compared with gradgold's parser
+## (about 10 CPU s for the built-in suites, bench/RIGOROUS.md)
 golden: $(VENV)/.stamp-golden
-	$(VENV)/bin/gradgold generate $(GOLDEN_ARGS)
+	$(VENV)/bin/gradgold generate --compare-trees $(GOLDEN_ARGS)
 
 ## test: the whole test suite, golden checks included (never needs a Wolfram kernel)
 # Three workers on two cores: many end-to-end tests wait on subprocesses (kernels starting, CLI

@@ -134,6 +134,73 @@ def suites() -> dict[str, Any]:
     }
 
 
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a live process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def held_trees() -> dict[str, Any]:
+    """The embedded engine's held tree of every built-in case the rigorous evaluator takes, compared
+    with gradgold's parse (``rigorous.crosstree``): the kernel's start and the comparison, in wall
+    seconds and in CPU seconds of this process and of the kernel, and every disagreement."""
+    from gradgold.generation.engine import Engine, locate_kernel
+    from gradgold.generation.rigorous.crosstree import compare_held_trees
+    from gradgold.generation.rigorous.reference import support_problem
+
+    cases = [
+        c
+        for c in load_cases(find_project(ROOT))
+        if c.strategy in ("auto", "rigorous") and not support_problem(c)
+    ]
+    start, cpu = time.perf_counter(), time.process_time()
+    with Engine(*locate_kernel(None, True)) as engine:
+        kernel = engine._launched[-1].pid  # the kernel process wolframclient started
+        started, ours, theirs = time.perf_counter(), time.process_time(), _process_cpu(kernel)
+        out = {
+            "cases": len(cases),
+            "engine": f"{engine.info.name} {engine.info.version}",
+            "start wall s": round(started - start, 1),
+            "start cpu s (gradgold + kernel)": round(ours - cpu + theirs, 1),
+        }
+        refused = compare_held_trees(engine, cases, 300)
+        out["compare wall s"] = round(time.perf_counter() - started, 1)
+        out["compare cpu s (gradgold)"] = round(time.process_time() - ours, 1)
+        out["compare cpu s (kernel)"] = round(_process_cpu(kernel) - theirs, 1)
+    out["agree"] = len(cases) - len(refused)
+    out["disagreements"] = list(refused.values())
+    return out
+
+
+def regenerate_all(extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``gradgold generate --force -q`` of every built-in suite into a temporary copy of golden/
+    (the repository's goldens are not touched), as ``make golden`` would run it with ``extra``:
+    wall seconds, CPU seconds of gradgold and of every process it started (the kernel included),
+    the counts line and the held-tree line when there is one."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
+        shutil.copytree(ROOT / "golden", root / "golden", ignore=shutil.ignore_patterns("__pycache__"))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        cmd = [sys.executable, "-m", "gradgold", "generate", "--force", *extra]
+        run = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=1800)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    said = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("held trees")]
+    return {
+        "args": " ".join(["generate", "--force", *extra]),
+        "wall s": round(wall, 1),
+        "cpu s (with children)": round(cpu, 1),
+        "exit": run.returncode,
+        "summary": run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-300:],
+        "held trees": said[0] if said else "",
+    }
+
+
 ENGINE_CASES = """
 import gradgold as gg
 MLP_SHAPES = {shapes!r}

@@ -50,6 +50,7 @@ def _numbers(case: gg.Case, q: str = "value") -> np.ndarray:
         ("1.055 x", "Times[Rational[211, 200], x]"),
         ("2 (a + b)", "Times[2, Plus[a, b]]"),
         ("x[[1 ;; 2]]", "Part[x, Span[1, 2]]"),
+        ("x[[2 ;;]]", "Part[x, Span[2, All]]"),
         ("f[g[x]][[2]]", "Part[f[g[x]], 2]"),
         ("Exp[#] & /@ v", "Map[Function[Exp[Slot[1]]], v]"),
         ('Norm[m, "Frobenius"]', 'Norm[m, "Frobenius"]'),

@@ -105,6 +105,13 @@ def main() -> None:
     help="Memory (address space) each embedded kernel may use, in MiB; 0 for no limit (default: "
     "$GRADGOLD_KERNEL_MEMORY_MB, else 4096). A case that needs more fails, named.",
 )
+@click.option(
+    "--compare-trees",
+    is_flag=True,
+    help="Start the engine to compare its reading of every selected case the rigorous evaluator takes "
+    "with gradgold's parser (done anyway for the cases generated when some case needs the engine); "
+    "a case read differently fails.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
 @click.option(
     "--verbose", "-v", is_flag=True, help="List every case in the closing table, skipped ones included."
@@ -120,6 +127,7 @@ def generate(
     jobs: int | None,
     startup_timeout: float,
     kernel_memory: int | None,
+    compare_trees: bool,
     quiet: bool,
     verbose: bool,
     as_json: bool,
@@ -147,6 +155,14 @@ def generate(
         elif event == "point" and total > 1:
             click.echo(f"      {case.id}: point {done}/{total} done, {seconds or 0:.1f} s so far", err=True)
 
+    def trees(compared: int, refused: int, seconds: float) -> None:
+        if not (quiet or as_json):
+            click.echo(
+                f"held trees: the engine read {compared - refused} of {compared} cases as gradgold's "
+                f"parser does ({seconds:.1f} s, engine start included)",
+                err=True,
+            )
+
     try:
         project = _project(golden_dir)
         cases = select(load_cases(project), ids)
@@ -160,6 +176,8 @@ def generate(
             jobs=jobs or _default_jobs(kernel, embedded),
             progress=progress,
             startup_timeout=startup_timeout,
+            compare_trees=compare_trees,
+            on_trees=trees,
         )
     except GradgoldError as exc:
         _fail(str(exc))

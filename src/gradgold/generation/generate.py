@@ -75,6 +75,8 @@ class CaseOutcome:
 #: by point: ``done`` of the case's ``total`` evaluation points are done, after ``seconds`` on it)
 #: or "done".
 Progress = Callable[[str, Case, int, int, float | None], None]
+#: Called as ``on_trees(compared, refused, seconds)`` once the engine's held trees were compared.
+OnTrees = Callable[[int, int, float], None]
 #: Called as ``on_point(done, total)`` after each evaluation point of a case.
 OnPoint = Callable[[int, int], None]
 
@@ -118,21 +120,29 @@ def generate(
     jobs: int = 1,
     progress: Progress | None = None,
     startup_timeout: float = 60.0,
+    compare_trees: bool = False,
+    on_trees: OnTrees | None = None,
 ) -> tuple[list[CaseOutcome], EngineInfo | None]:
     """Generate the goldens of ``cases``; fresh ones are skipped unless ``force``.
 
     With ``jobs > 1`` that many kernels evaluate cases in parallel; each case's program and answer
     do not depend on which kernel ran it, so the files are byte-identical to a serial run. Only one
     generator may run on a golden directory at a time.
+
+    The engine's reading of each case the rigorous evaluator takes is compared with gradgold's
+    (``rigorous.crosstree``) before it is evaluated, and a case read differently fails: for the
+    cases to evaluate whenever some case is known to need the engine anyway (its kernel is started
+    first, and then evaluates those), and for every case of ``cases`` with ``compare_trees``
+    (which starts an engine for it). ``on_trees(compared, refused, seconds)`` hears the result.
     """
     with generation_lock(project.golden_dir):
         remove_stale_temps(project.golden_dir)
         outcomes: list[CaseOutcome] = []
         todo = []
         for c in cases:
-            refused = _outside(project, c)
-            if refused:
-                outcomes.append(CaseOutcome(c.id, "failed", reason=refused))
+            outside = _outside(project, c)
+            if outside:
+                outcomes.append(CaseOutcome(c.id, "failed", reason=outside))
             elif not force and golden_state(project, c).status == "fresh":
                 outcomes.append(CaseOutcome(c.id, "skipped"))
             else:
@@ -140,21 +150,41 @@ def generate(
         info = None
         tracker = _Tracker(len(todo), progress)
         fallback: dict[str, str] = {}
-        rigorous, todo = _run_rigorous(project, todo, tracker, fallback)
-        outcomes += rigorous
-        if todo:
-            path, kind = locate_kernel(kernel, embedded)
-            workers = [
-                _Worker(path, kind, timeout, startup_timeout) for _ in range(max(1, min(jobs, len(todo))))
-            ]
-            generated, info = _run_workers(project, todo, workers, tracker)
-            # Each case the rigorous evaluator handed to the engine says why (the head it lacks).
-            outcomes += [
-                dataclasses.replace(o, evaluator=f"engine: {fallback[o.case_id]}")
-                if o.case_id in fallback
-                else o
-                for o in generated
-            ]
+        first: _Worker | None = None
+        try:
+            failed = {o.case_id for o in outcomes if o.status == "failed"}
+            first, refused = _held_trees(
+                [c for c in cases if c.id not in failed] if compare_trees else todo,
+                todo,
+                compare_trees,
+                lambda: _Worker(*locate_kernel(kernel, embedded), timeout, startup_timeout),
+                on_trees,
+            )
+            outcomes = [o for o in outcomes if o.case_id not in refused]
+            outcomes += [CaseOutcome(i, "failed", 0.0, why, "rigorous") for i, why in refused.items()]
+            todo = [c for c in todo if c.id not in refused]
+            rigorous, todo = _run_rigorous(project, todo, tracker, fallback)
+            outcomes += rigorous
+            gaps = {c.id: _engine_gap(c, fallback.get(c.id, "")) for c in todo}
+            outcomes += [CaseOutcome(i, "failed", 0.0, why) for i, why in gaps.items() if why]
+            todo = [c for c in todo if not gaps[c.id]]
+            if todo:
+                path, kind = locate_kernel(kernel, embedded)
+                more = max(1, min(jobs, len(todo))) - (first is not None)
+                workers = [first] if first is not None else []
+                workers += [_Worker(path, kind, timeout, startup_timeout) for _ in range(more)]
+                first = None  # _run_workers closes every worker
+                generated, info = _run_workers(project, todo, workers, tracker)
+                # Each case the rigorous evaluator handed to the engine says why (the head it lacks).
+                outcomes += [
+                    dataclasses.replace(o, evaluator=f"engine: {fallback[o.case_id]}")
+                    if o.case_id in fallback
+                    else o
+                    for o in generated
+                ]
+        finally:
+            if first is not None:
+                first.close()
     order = {c.id: i for i, c in enumerate(cases)}
     outcomes.sort(key=lambda o: order[o.case_id])
     return outcomes, info
@@ -185,6 +215,45 @@ def upgrade(project: Project, cases: Sequence[Case]) -> list[CaseOutcome]:
                 write_golden(golden_path(project, c.id), state.golden)
                 outcomes.append(CaseOutcome(c.id, "generated"))
     return outcomes
+
+
+def _held_trees(
+    compare: Sequence[Case],
+    todo: Sequence[Case],
+    explicit: bool,
+    new_worker: Callable[[], _Worker],
+    on_trees: OnTrees | None,
+) -> tuple[_Worker | None, dict[str, str]]:
+    """Compare the engine's held tree of each case of ``compare`` the rigorous evaluator takes with
+    gradgold's parse, when ``explicit`` or when a case of ``todo`` needs the engine anyway: the
+    started worker (None if none was started) and the refusal of each case read differently. An
+    engine that cannot be found or started is an error only when ``explicit``; otherwise the engine
+    cases report it as they always did, and nothing was compared."""
+    try:
+        from .rigorous.crosstree import compare_held_trees
+        from .rigorous.reference import support_problem
+    except ImportError:  # python-flint missing: the rigorous evaluator takes no case
+        return None, {}
+    takes = {c.id for c in (*compare, *todo) if c.strategy in ("auto", "rigorous") and not support_problem(c)}
+    wanted = [c for c in compare if c.id in takes]
+    if not wanted or not (explicit or any(c.id not in takes for c in todo)):
+        return None, {}
+    start = time.perf_counter()
+    try:
+        worker = new_worker()
+        started = worker.start()
+    except EngineError:
+        if explicit:
+            raise
+        return None, {}
+    try:
+        refused = compare_held_trees(started, wanted, worker.timeout + _GRACE_SECONDS)
+    except BaseException:
+        worker.close()
+        raise
+    if on_trees is not None:
+        on_trees(len(wanted), len(refused), time.perf_counter() - start)
+    return worker, refused
 
 
 def _run_rigorous(
@@ -236,6 +305,42 @@ def _run_rigorous(
         outcomes.append(_write_rigorous(project, c, golden, time.perf_counter() - start))
         tracker.event("done", c)
     return outcomes, engine
+
+
+def _engine_gap(case: Case, why_engine: str) -> str:
+    """Why the engine cannot give ``case`` what it declares ("" when it can): magnitudes of terms
+    (only the rigorous evaluator computes them; the checker would silently fall back to |ref|), or a
+    non-finite result declared with ``expect=`` (a pole: only the rigorous evaluator leaves such a
+    point out, the engine evaluates every point and fails there). ``why_engine`` says why the case
+    goes to the engine (empty: its strategy asks for it)."""
+    where = f"{case.source}: case {case.id}"
+    because = why_engine or "python-flint is not installed (pip install 'gradgold[rigorous]')"
+    fix = "or write the expression with heads the rigorous evaluator implements"
+    if case.strategy in ("symbolic", "substituted"):
+        because = f"strategy={case.strategy!r} sends the case to the engine"
+        fix = "or use strategy='auto' (the rigorous evaluator, where it implements every head)"
+    if case.magnitudes:
+        return (
+            f"{where}: magnitudes=True needs the rigorous evaluator (the engine computes no magnitudes "
+            f"of terms), but {because}; remove magnitudes=True (the checker then uses |ref|), {fix}"
+        )
+    for j, declared in sorted(case.expect.items()):
+        for q, v in declared.items():
+            if not _all_finite(v):
+                return (
+                    f"{where}: expect= declares a non-finite {q} at point {j} ({v!r}): a pole, which "
+                    f"only the rigorous evaluator can leave out (the engine evaluates every point, and "
+                    f"fails there), but {because}; remove point {j} and its expect= entry, {fix}"
+                )
+    return ""
+
+
+def _all_finite(value: Any) -> bool:
+    """Whether a declared result (a number, "inf", "nan", or nested lists of them) is all finite."""
+    try:
+        return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+    except (TypeError, ValueError):
+        return True  # not a number: the case's own validation reports it
 
 
 def _announce(tracker: _Tracker, case: Case, started: list[bool]) -> None:

@@ -37,6 +37,8 @@ __all__ = [
     "bound_value",
     "build_program",
     "entry_symbols",
+    "held_expression",
+    "held_tree_program",
     "post_rules",
     "quantity_names",
     "resolve_strategy",
@@ -142,6 +144,21 @@ def _flat_symbols(name: str, shape: tuple[int, ...]) -> list[str]:
         "gg$" + "$".join([name, *map(str, (i + 1 for i in idx))])
         for idx in itertools.product(*(range(s) for s in shape))
     ]
+
+
+def held_expression(case: Case) -> str:
+    """WL text of the case's held, bound expression: ``Hold[text] /. {param -> entry symbols}``,
+    the text with its decimal literals made exact. Every program starts from it (then rewrites and
+    evaluates it), and :func:`held_tree_program` asks an engine for it as it is."""
+    binds = ", ".join(f"{case.wl_names[p]} -> {bound_value(case, p)}" for p in case.params)
+    return f"Hold[{exact_decimals(case.wolfram)}] /. {{{binds}}}"
+
+
+def held_tree_program(case: Case) -> str:
+    """A program whose answer is the FullForm text of :func:`held_expression`: the engine's own
+    reading of the case's text, which nothing evaluates, to compare with gradgold's parse
+    (``rigorous.crosstree``). The same session as the numeric programs answers it."""
+    return f"ToString[FullForm[{held_expression(case)}]]"
 
 
 def _rules(case: Case, point: Point) -> str:
@@ -278,7 +295,6 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
     """
     strategy = resolve_strategy(case)
     names = case.wl_names
-    binds = ", ".join(f"{names[p]} -> {bound_value(case, p)}" for p in case.params)
     variables = ", ".join(s for p in case.params for s in _flat_symbols(names[p], case.shapes[p]))
     p, q = case.precision, case.precision + GUARD_DIGITS
     branching = bool(_BRANCHING.search(case.wolfram))
@@ -297,7 +313,7 @@ def build_program(case: Case, points: Sequence[Point], timeout: int = DEFAULT_TI
         + (", ggCx, ggNH, ggCj, ggRI, ggCuts, ggOnCut, ggChecked" if split else "")
         + (", ggF21" if hypergeometric else "")
         + "},\n"
-        f"    ggH = Hold[{exact_decimals(case.wolfram)}] /. {{{binds}}} //. {REWRITES};\n"
+        f"    ggH = {held_expression(case)} //. {REWRITES};\n"
         + (_COMPLEX + _CUTS + _checked(case) if split else "")
         + (_F21 if hypergeometric else "")
         + ("" if branching else "    ggF = ReleaseHold[ggH];\n")

@@ -190,6 +190,8 @@ class _Parser:
             if isinstance(left, Call) and left.head == Sym("CompoundExpression"):
                 return Call(left.head, (*left.args, right))
             return call("CompoundExpression", left, right)
+        if tok == ";;" and self.peek() in (None, ",", "]"):  # a span with no end: 2;;
+            return call("Span", left, Sym("All"))
         right = self.expression(power - 1 if right_assoc else power)
         builders: dict[str, Callable[[], Expr]] = {
             "+": lambda: _join("Plus", left, right),
