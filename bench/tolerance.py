@@ -126,12 +126,17 @@ def usage(case: Case, golden: Golden, data: GridData, dtype: str, mode: str) -> 
     return worst, worst_ulp
 
 
+#: What :func:`floor` gives when the correct function already fails (it says nothing of detection).
+BASELINE_FAILS = -1.0
+
+
 def floor(case: Case, golden: Golden, dtype: str) -> float | None:
     """The smallest relative error in the gradient (all entries scaled) that the reverse-mode check
-    catches, down the ladder 1e-1 .. 1e-13; None if not even 1e-1 is caught."""
+    catches, down the ladder 1e-1 .. 1e-13; None if not even 1e-1 is caught, :data:`BASELINE_FAILS`
+    if the correct function fails."""
     fn: Callable[..., Any] = case.fn
     if not all(r.passed for r in check_golden(case, golden, dtype, mode="reverse")):
-        return None  # a failing baseline says nothing about detection
+        return BASELINE_FAILS
     best = None
     for eps in LADDER:
 
@@ -201,22 +206,30 @@ def table_row(dtype: str, row: dict[str, Any]) -> str:
     q = np.quantile([x[0] for x in finite], [0.5, 0.9, 0.99])
     ulp = max(x for x in row["ulps"] if np.isfinite(x[0]))
     nonfinite = len(row["usage"]) - len(finite)
-    floors = [f for f, _ in row["floors"] if f is not None]
+    found = [(f, c) for f, c in row["floors"] if f is not None and f != BASELINE_FAILS]
     missed = [c for f, c in row["floors"] if f is None]
-    missed = missed[:6] + ([f"{len(missed) - 6} more"] if len(missed) > 6 else [])
-    caught = (
-        f"{max(floors):.0e} / {float(np.median(floors)):.0e} ({len(floors)} cases"
-        + (f"; failing baseline or not caught at 1e-1: {', '.join(missed)}" if missed else "")
-        + ")"
-        if floors
-        else "n/a (no exact grid)"
-    )
+    failing = [c for f, c in row["floors"] if f == BASELINE_FAILS]
+    caught = "n/a (no exact grid)"
+    if found:
+        worst = max(f for f, _ in found)
+        at = [c for f, c in found if f == worst]
+        caught = (
+            f"{worst:.0e} ({_few(at, 2)}) / {float(np.median([f for f, _ in found])):.0e} ({len(found)} cases"
+            + (f"; not caught at 1e-1: {_few(missed, 6)}" if missed else "")
+            + (f"; failing baseline: {_few(failing, 6)}" if failing else "")
+            + ")"
+        )
     ref = f" ({row['f64ref']} f64 ref)" if row["f64ref"] else ""
     return (
         f"| {dtype} | {row['checks']}{ref}, {nonfinite} non-finite |"
-        f" {q[0]:.2g} / {q[1]:.2g} / {q[2]:.2g} / {u[0]:.3g} | {u[1]} [{u[2]}] | {ulp[0]:.3g} |"
-        f" {DEFAULT_RTOL_ULPS[grid_of(dtype)]:g} | {caught} |"
+        f" {q[0]:.2g} / {q[1]:.2g} / {q[2]:.2g} / {u[0]:.3g} | {u[1]} [{u[2]}] |"
+        f" {ulp[0]:.3g} ({ulp[1]} [{ulp[2]}]) | {DEFAULT_RTOL_ULPS[grid_of(dtype)]:g} | {caught} |"
     )
+
+
+def _few(names: Sequence[str], n: int) -> str:
+    """The first ``n`` of ``names``, and how many more."""
+    return ", ".join(list(names[:n]) + ([f"{len(names) - n} more"] if len(names) > n else []))
 
 
 def render_table(lines_by_dtype: dict[str, str], modes: Sequence[str], cpu: dict[str, float]) -> str:
