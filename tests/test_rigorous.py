@@ -428,3 +428,27 @@ def test_one_jet_pass_gives_what_the_directional_passes_give() -> None:
         assert jet_tensors(held_tree(sinc), sinc, sinc.points[0], 1) == {}
     finally:
         ctx.prec = old
+
+
+def test_a_first_order_jet_pass_carries_sparse_rows_with_the_dense_rows_balls() -> None:
+    """Order 1: gradient rows hold only their nonzero entries (O(N) balls for Total[Sin[x]] where a
+    dense row costs O(N^2)); every entry, majorants included, is the dense row's ball exactly."""
+    from flint import arb_mat
+
+    from gradgold.generation.rigorous import derivatives
+    from gradgold.generation.rigorous.reference import held_tree
+
+    wl = "Tanh[x . y] + Exp[x[[1]]] Abs[y[[2]]] + Max[x[[2]], y[[1]]]^2/(1 + x[[1]]^2) + Total[Sin[x]]"
+    c = _case(wl, [{"x": [0.5, -0.25], "y": [0.75, 0.0]}], order=1)
+    tree, point = held_tree(c), c.points[0]
+    sparse = [derivatives.jet_tensors(tree, c, point, 1, majorant) for majorant in (False, True)]
+    real = derivatives.SparseRow
+    derivatives.SparseRow = lambda entries: arb_mat(1, 4, [int(j in entries) for j in range(4)])  # type: ignore[misc, assignment]
+    try:
+        dense = [derivatives.jet_tensors(tree, c, point, 1, majorant) for majorant in (False, True)]
+    finally:
+        derivatives.SparseRow = real  # type: ignore[misc]
+    for ours, theirs in zip(sparse, dense, strict=True):
+        assert len(ours[1]) == 4
+        for a, b in zip(ours[1], theirs[1], strict=True):
+            assert a[0].mid() == b[0].mid() and a[0].rad() == b[0].rad()

@@ -23,7 +23,7 @@ from . import arrays as A
 from . import complexes as C
 from .balls import NeedTerms, Refusal, coefficient, lift
 from .evaluate import evaluate
-from .jets import Jet, JetUnavailable, MajorantJet
+from .jets import Jet, JetUnavailable, MajorantJet, SparseRow
 from .tree import Expr
 
 __all__ = ["NeedTerms", "Passes", "quantity_balls", "tensor_balls", "value_balls"]
@@ -180,7 +180,12 @@ def jet_tensors(
     old_cap, old_second = ctx.cap, Jet.second
     ctx.cap, Jet.second = case.order + 1, case.order == 2
     try:
-        units = [arb_mat(1, n, [int(i == j) for j in range(n)]) for i in range(n)]
+        # First order: sparse rows (O(N) balls for N inputs); a Hessian needs dense ones.
+        units: list[Any] = (
+            [arb_mat(1, n, [int(i == j) for j in range(n)]) for i in range(n)]
+            if Jet.second
+            else [SparseRow({i: arb(1)}) for i in range(n)]
+        )
         inputs: list[Any] = (
             [MajorantJet(arb(x), abs(arb(x)), units[i]) for i, x in enumerate(x0)]
             if majorant

@@ -28,14 +28,43 @@ from flint import arb, arb_mat, arb_series, ctx
 
 from .balls import NeedTerms, coefficient, const
 
-__all__ = ["Jet", "JetUnavailable", "MajorantJet"]
+__all__ = ["Jet", "JetUnavailable", "MajorantJet", "SparseRow"]
 
 
 class JetUnavailable(ArithmeticError):
     """This evaluation needs directional Taylor passes (see the module docstring)."""
 
 
-Matrix = arb_mat | None  # None: exactly zero
+class SparseRow:
+    """A gradient row over all N inputs holding only its nonzero entries (index -> ball): for a
+    first-order pass, where no Hessian needs the dense row. ``f(x_i)`` then carries one entry instead
+    of N, so a gradient over N inputs of an expression whose every term involves a few inputs
+    (``Total[Sin[x]]``, ``x . x``) costs O(N) balls where a dense row costs O(N^2) (bench/RIGOROUS.md:
+    10^4 inputs in seconds and megabytes instead of gigabytes). The entries are the dense row's,
+    ball for ball: an absent entry is an exact 0, which adds and scales exactly."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self, entries: dict[int, arb]) -> None:
+        self.entries = entries
+
+    def __add__(self, other: SparseRow) -> SparseRow:
+        big, small = (self, other) if len(self.entries) >= len(other.entries) else (other, self)
+        out = dict(big.entries)
+        for k, v in small.entries.items():
+            out[k] = out[k] + v if k in out else v
+        return SparseRow(out)
+
+    def __mul__(self, c: arb) -> SparseRow:
+        return SparseRow({k: v * c for k, v in self.entries.items()})
+
+    def __getitem__(self, at: tuple[int, int]) -> arb:
+        """Entry ``[0, e]``, as an ``arb_mat`` row is read."""
+        found = self.entries.get(at[1])
+        return found if found is not None else arb(0)
+
+
+Matrix = arb_mat | SparseRow | None  # None: exactly zero
 
 
 def _add(a: Matrix, b: Matrix) -> Matrix:
@@ -43,21 +72,23 @@ def _add(a: Matrix, b: Matrix) -> Matrix:
         return b
     if b is None:
         return a
-    out: arb_mat = a + b
+    out: arb_mat | SparseRow = a + b  # type: ignore[operator]  # both dense or both sparse
     return out
 
 
 def _scale(a: Matrix, c: arb) -> Matrix:
     if a is None or c.is_zero():
         return None
-    out: arb_mat = a * c
+    out: arb_mat | SparseRow = a * c
     return out
 
 
 def _outer(g: Matrix, h: Matrix) -> Matrix:
-    """``g^T h + h^T g`` (symmetric) for row gradients ``g``, ``h``."""
+    """``g^T h + h^T g`` (symmetric) for row gradients ``g``, ``h`` (dense: a second-order pass)."""
     if g is None or h is None:
         return None
+    if not (isinstance(g, arb_mat) and isinstance(h, arb_mat)):
+        raise JetUnavailable("a Hessian needs dense gradient rows")
     gt_h: arb_mat = g.transpose() * h
     return gt_h + gt_h.transpose()
 
