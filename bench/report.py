@@ -282,7 +282,40 @@ def _issue16_goals(res: dict[str, Any]) -> list[tuple[str, str, str]]:
             else "not measured",
             "met" if disk is not None and disk <= 5e-4 else "MISSED",
         ),
+        _golden_read_goal(res),
     ]
+
+
+def _golden_read_goal(res: dict[str, Any]) -> tuple[str, str, str]:
+    """Reading one committed golden (``read_golden``, validation included) <= 0.5 ms."""
+    read = res.get("golden_read")
+    if not read:
+        return ("reading a committed golden <= 0.5 ms (issue 16)", "not measured in this run", "not measured")
+    cur = read["current"]
+    return (
+        "reading a committed golden <= 0.5 ms (issue 16)",
+        f"median {cur['median_s'] * 1e3:.2f} ms, p90 {cur['p90_s'] * 1e3:.2f} ms "
+        f"over {read['goldens']} goldens",
+        "met" if cur["median_s"] <= 5e-4 else "MISSED (median)",
+    )
+
+
+def golden_read_section(res: dict[str, Any]) -> str:
+    """Reading the committed goldens: the current loader beside the baseline one, same run."""
+    read = res["golden_read"]
+    rows = [
+        [name if name == "current" else f"before (git {read['baseline_rev']})"]
+        + [f"{read[name][k] * 1e3:.3f}" for k in ("median_s", "p90_s", "mean_s")]
+        for name in ("current", "baseline")
+        if name in read
+    ]
+    return (
+        f"Reading every committed golden ({read['goldens']} files, `read_golden` with the golden "
+        "directory as root, every check included), CPU time per golden: each golden's median of "
+        f"{read['repeat']} reads, then the median and 90th percentile over goldens; the loaders are "
+        "interleaved file by file in one run (`bench/golden_read.py`).\n\n"
+        + _table(["loader", "median (ms)", "p90 (ms)", "mean (ms)"], rows)
+    )
 
 
 def small_cases_section(res: dict[str, Any]) -> str:
@@ -356,6 +389,8 @@ def overhead_section(res: dict[str, Any]) -> str:
             _safe(small_cases_section, res),
             "",
             _safe(batching_note, res),
+            "",
+            _safe(golden_read_section, res),
             "",
             "Peak memory (VmHWM, fresh processes): a process that imports torch "
             f"{mem['torch_only']['peak_kib'] / 1024:.0f} MiB; "

@@ -34,6 +34,7 @@ import torch  # noqa: E402
 from bench.batching import batching  # noqa: E402
 from bench.cost import run_cost  # noqa: E402
 from bench.generator import symbolic, throughput  # noqa: E402
+from bench.golden_read import section as golden_read  # noqa: E402
 from bench.overhead import (  # noqa: E402
     footprint,
     import_times,
@@ -166,6 +167,7 @@ def sections(cfg: Config) -> dict[str, Callable[[], Any]]:
         "batching": lambda: batching(ROOT, cfg.batching_suites),
         "memory": lambda: peak_memory(ROOT),
         "footprint": lambda: footprint(ROOT),
+        "golden_read": lambda: golden_read(max(cfg.repeat, 5)),
     }
 
 

@@ -81,7 +81,6 @@ import tempfile
 import tokenize
 import warnings
 import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +91,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from . import storedzip
 from .errors import GoldenFormatError
 from .schema import (
     DERIVATIVE_TENSORS,
@@ -294,19 +294,53 @@ def read_golden(path: Path, root: Path | None = None) -> Golden:
     private file, is refused before it is opened.
     """
     path = Path(path)
-    with _open_regular(path, root) as f:
-        try:
-            size = os.fstat(f.fileno()).st_size
-            with zipfile.ZipFile(f) as zf:
-                members = _members(path, zf, size)
-            entries: dict[str, np.ndarray[Any, Any]] = {}
-            for key, info in members:
-                entries[key] = _read_entry(path, f, info, size)
-                if key == "format_version":
-                    _check_version(path, entries[key])
-        except _ZIP_ERRORS as exc:
-            raise GoldenFormatError(f"{path}: not a readable golden file ({exc}); {_regen(path)}") from exc
+    fd, size = _open_regular(path, root)
+    try:
+        read, read_into = _readers(fd, size)
+        directory, end = storedzip.members(read, size, _MAX_ENTRIES)
+        members = _members(path, directory, size)
+        entries: dict[str, np.ndarray[Any, Any]] = {}
+        for key, member in members:
+            try:
+                data = storedzip.stored_bytes(read_into, read, member, end)
+            except storedzip.StoredZipError as exc:
+                raise GoldenFormatError(f"{path}: {exc}; {_regen(path)}") from exc
+            entries[key] = _read_entry(path, member, data)
+            if key == "format_version":
+                _check_version(path, entries[key])
+    except _ZIP_ERRORS as exc:
+        raise GoldenFormatError(f"{path}: not a readable golden file ({exc}); {_regen(path)}") from exc
+    finally:
+        os.close(fd)
     return _assemble(path, entries)
+
+
+#: Files up to this size are read with one system call and parsed in memory (every committed
+#: golden is); a larger one is read entry by entry, so that it is never held twice.
+_WHOLE_FILE_BYTES = 1 << 22
+
+
+def _readers(fd: int, size: int) -> tuple[storedzip.Reader, storedzip.IntoReader]:
+    """``read(offset, n)`` and ``read_into(offset, buffer)`` over the open golden (positioned
+    reads: no file object, no seeks)."""
+    if size <= _WHOLE_FILE_BYTES:
+        blob = os.pread(fd, size, 0)
+        view = memoryview(blob)
+
+        def read_into_memory(offset: int, buffer: bytearray) -> int:
+            part = view[offset : offset + len(buffer)]
+            buffer[: len(part)] = part
+            return len(part)
+
+        return (lambda offset, n: blob[offset : offset + n]), read_into_memory
+
+    def read(offset: int, n: int) -> bytes:
+        return os.pread(fd, n, offset)
+
+    def read_into(offset: int, buffer: bytearray) -> int:
+        return os.preadv(fd, [buffer], offset)
+
+    return read, read_into
 
 
 # What the zip layer raises on corrupt input; gradgold's own checks raise GoldenFormatError.
@@ -338,6 +372,9 @@ _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 # Many digit strings, one a line: each line atomic, so a bad line is never retried through the
 # ways earlier lines could have matched (which would take exponential time).
 _DIGIT_LINES = re.compile(r"(?>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\n)*+")
+# The same over fixed-width ASCII records, each padded with NULs (how numpy stores a shorter string)
+# and ended by a newline.
+_DIGIT_RECORDS = re.compile(rb"(?>-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\x00*\n)*+")
 
 
 def _regen(path: Path) -> str:
@@ -350,18 +387,41 @@ def _resolved(root: str) -> Path:
     return Path(root).resolve()
 
 
-def _open_regular(path: Path, root: Path | None) -> io.BufferedReader:
-    """Open ``path`` only if it is a regular file (inside ``root`` when given).
+def _real_path(path: Path, root: str) -> str:
+    """``path.resolve()``, cheaply for the usual golden: a path written below ``root`` with no
+    ``..`` whose components below ``root`` are no symbolic links resolves to the resolved root
+    joined with those components (only they are ``lstat``-ed; ``root`` is resolved once). Any
+    other path is resolved in full."""
+    text = os.fspath(path)
+    absolute, top = os.path.abspath(text), os.path.abspath(root)
+    if ".." in text.split(os.sep) or not absolute.startswith(top + os.sep):
+        return str(path.resolve())
+    below = absolute[len(top) + 1 :]
+    current = top
+    for part in below.split(os.sep):
+        current = os.path.join(current, part)
+        try:
+            link = stat.S_ISLNK(os.lstat(current).st_mode)
+        except OSError:  # missing: resolved as before, so that opening it says what is wrong
+            link = True
+        if link:
+            return str(path.resolve())
+    return os.path.join(_resolved(root), below)
+
+
+def _open_regular(path: Path, root: Path | None) -> tuple[int, int]:
+    """Open ``path`` only if it is a regular file (inside ``root`` when given): its descriptor
+    and size.
 
     ``O_NONBLOCK`` keeps a FIFO from blocking the open; the type is checked on the open
     descriptor, so what is read is what was checked.
     """
     if root is not None:
         try:
-            real, base = path.resolve(), _resolved(str(root))
+            real, base = _real_path(path, str(root)), _resolved(str(root))
         except (OSError, RuntimeError) as exc:  # a symlink loop: RuntimeError before Python 3.13
             raise GoldenFormatError(f"{path}: cannot be resolved ({exc}); {_regen(path)}") from exc
-        if not real.is_relative_to(base):
+        if not (real.startswith(str(base) + os.sep) or real == str(base)):
             raise GoldenFormatError(
                 f"{path}: resolves to {real}, outside the golden directory {base}; a golden must be a "
                 "file inside it (a symlink out of it is refused: a pull request could point it "
@@ -383,51 +443,52 @@ def _open_regular(path: Path, root: Path | None) -> io.BufferedReader:
     if problem:
         os.close(fd)
         raise GoldenFormatError(f"{path}: {problem}; {_regen(path)}")
-    return os.fdopen(fd, "rb")
+    return fd, info.st_size
 
 
-def _members(path: Path, zf: zipfile.ZipFile, size: int) -> list[tuple[str, zipfile.ZipInfo]]:
+def _members(path: Path, directory: list[storedzip.Member], size: int) -> list[tuple[str, storedzip.Member]]:
     """The entries by key, ``format_version`` first, refusing duplicates and forged sizes.
 
     Entries are stored uncompressed, so together they cannot hold more bytes than the file: a
     larger total means entries that overlap or lie about their size.
     """
-    infos = zf.infolist()
-    if len(infos) > _MAX_ENTRIES:
-        raise GoldenFormatError(f"{path}: {len(infos)} entries, more than any golden has; {_regen(path)}")
-    for info in infos:
-        _check_storage(path, info)
-    declared = sum(i.file_size for i in infos)
+    for member in directory:
+        _check_storage(path, member)
+    declared = sum(m.size for m in directory)
     if declared > size:
         raise GoldenFormatError(
             f"{path}: its entries declare {declared} bytes, more than the file's {size}: entries "
             f"overlap or lie about their size; {_regen(path)}"
         )
-    keyed = [(_key(path, i), i) for i in infos]
-    counts = Counter(k for k, _ in keyed)
-    twice = sorted(k for k, n in counts.items() if n > 1)
-    if twice:
+    keyed = [(_key(path, m), m) for m in directory]
+    if len({k for k, _ in keyed}) != len(keyed):
+        counts = Counter(k for k, _ in keyed)
+        twice = sorted(k for k, n in counts.items() if n > 1)
         raise GoldenFormatError(f"{path}: entries {twice[:5]} appear more than once; {_regen(path)}")
     return sorted(keyed, key=lambda item: item[0] != "format_version")
 
 
-def _key(path: Path, info: zipfile.ZipInfo) -> str:
-    if not info.filename.endswith(".npy"):
-        raise GoldenFormatError(f"{path}: unexpected entry {info.filename!r}; {_regen(path)}")
-    return info.filename[: -len(".npy")]
+def _key(path: Path, member: storedzip.Member) -> str:
+    if not member.name.endswith(".npy"):
+        raise GoldenFormatError(f"{path}: unexpected entry {member.name!r}; {_regen(path)}")
+    return member.name[: -len(".npy")]
 
 
-def _read_entry(path: Path, f: io.BufferedReader, info: zipfile.ZipInfo, size: int) -> np.ndarray[Any, Any]:
-    """One ``.npy`` entry: its storage and header are checked before its data is used, and the
-    data must be exactly as long as the header's shape and dtype say."""
-    name = info.filename
-    data = _stored_bytes(path, f, info, size)
-    shape, fortran, dtype, offset = _header(path, name, bytes(data[:_NPY_PREFIX]))
-    count = math.prod(shape)
-    if offset + count * dtype.itemsize != info.file_size:
+def _read_entry(path: Path, member: storedzip.Member, data: bytearray) -> np.ndarray[Any, Any]:
+    """One ``.npy`` entry from its stored bytes: its header is checked before its data is used,
+    and the data must be exactly as long as the header's shape and dtype say."""
+    name = member.name
+    head = bytes(data[: 10 + int.from_bytes(data[8:10], "little")] if len(data) >= 10 else data)
+    known = _known_header(head)
+    if known is None:
+        shape, fortran, dtype, offset = _header(path, name, head)
+        count = math.prod(shape)
+    else:
+        shape, fortran, dtype, offset, count = known
+    if offset + count * dtype.itemsize != member.size:
         raise GoldenFormatError(
             f"{path}: entry {name!r} declares shape {shape} of {dtype} but holds "
-            f"{info.file_size - offset} bytes of data; {_regen(path)}"
+            f"{member.size - offset} bytes of data; {_regen(path)}"
         )
     try:
         arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(
@@ -442,53 +503,18 @@ def _read_entry(path: Path, f: io.BufferedReader, info: zipfile.ZipInfo, size: i
     return arr  # owns its buffer (a bytearray of its own): no copy needed
 
 
-#: A zip local file header: signature, 22 bytes the central directory also holds, name and extra
-#: field lengths.
-_LOCAL_HEADER = struct.Struct("<4s22xHH")
-
-
-def _stored_bytes(path: Path, f: io.BufferedReader, info: zipfile.ZipInfo, size: int) -> bytearray:
-    """An uncompressed entry's bytes, read straight from the file into one buffer (what
-    ``ZipFile.open`` checks is checked here too: the local header, its name, the CRC-32), so a
-    large golden is never held twice and a small one costs a few system calls."""
-    name = info.filename
-    f.seek(info.header_offset)
-    fixed = f.read(_LOCAL_HEADER.size)
-    if len(fixed) != _LOCAL_HEADER.size:
-        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
-    signature, n_name, n_extra = _LOCAL_HEADER.unpack(fixed)
-    stored_name = f.read(n_name).decode("utf-8" if info.flag_bits & 0x800 else "cp437")
-    if signature != b"PK\x03\x04" or stored_name != info.orig_filename:
-        raise GoldenFormatError(
-            f"{path}: entry {name!r} has a local header that is not its own (forged or overlapping "
-            f"entries); {_regen(path)}"
-        )
-    start = info.header_offset + _LOCAL_HEADER.size + n_name + n_extra
-    if start + info.file_size > size:
-        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
-    f.seek(start)
-    data = bytearray(info.file_size)
-    if f.readinto(data) != info.file_size:
-        raise GoldenFormatError(f"{path}: entry {name!r} is truncated; {_regen(path)}")
-    if zlib.crc32(data) != info.CRC:
-        raise GoldenFormatError(
-            f"{path}: entry {name!r} fails its CRC-32 check (a corrupt file); {_regen(path)}"
-        )
-    return data
-
-
-def _check_storage(path: Path, info: zipfile.ZipInfo) -> None:
+def _check_storage(path: Path, member: storedzip.Member) -> None:
     """gradgold writes every entry stored and unencrypted; anything else was not written by it."""
-    name = info.filename
-    if info.compress_type != zipfile.ZIP_STORED or info.compress_size != info.file_size:
+    name = member.name
+    if member.method != storedzip.STORED or member.compressed_size != member.size:
         raise GoldenFormatError(
-            f"{path}: entry {name!r} is compressed (method {info.compress_type}); gradgold writes "
+            f"{path}: entry {name!r} is compressed (method {member.method}); gradgold writes "
             f"goldens uncompressed and refuses compressed entries, which could be zip bombs; {_regen(path)}"
         )
-    if info.flag_bits & 0x1:
+    if member.flags & 0x1:
         raise GoldenFormatError(f"{path}: entry {name!r} is encrypted; {_regen(path)}")
-    if info.file_size > _MAX_ENTRY_BYTES:
-        raise GoldenFormatError(f"{path}: entry {name!r} is {info.file_size} bytes; {_regen(path)}")
+    if member.size > _MAX_ENTRY_BYTES:
+        raise GoldenFormatError(f"{path}: entry {name!r} is {member.size} bytes; {_regen(path)}")
 
 
 def _header(path: Path, name: str, head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
@@ -519,6 +545,22 @@ _NPY_HEADER = re.compile(
     rb"\{'descr': '(?P<descr>[<>|=][biufUS]\d{1,3})', 'fortran_order': (?P<fortran>True|False), "
     rb"'shape': \((?P<shape>(?:\d{1,12}, ?)*(?:\d{1,12})?)\), \} *\n"
 )
+
+
+@functools.lru_cache(maxsize=1024)
+def _known_header(head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int, int] | None:
+    """Shape, order, dtype, data offset and element count of a header already seen and accepted
+    in this process (goldens repeat a few headers), or None: :func:`_header` then parses it and
+    says what is wrong with it."""
+    fast = _fast_header(head)
+    if fast is None:
+        return None
+    shape, fortran, dtype, offset = fast
+    if dtype.hasobject or dtype.kind not in "biufUS" or dtype.itemsize == 0:
+        return None
+    if len(shape) > MAX_NDIM or any(d < 0 or d > _MAX_ENTRY_BYTES for d in shape):
+        return None
+    return shape, fortran, dtype, offset, math.prod(shape)
 
 
 def _fast_header(head: bytes) -> tuple[tuple[int, ...], bool, np.dtype[Any], int] | None:
@@ -697,14 +739,18 @@ def _grid(
                 f"kind {kind!r} and shape {(n, *shape)}; {_regen(path)}"
             )
         if kind == "S":
-            arr = _decoded(path, f"{grid}/{key}", arr)
-        infinite = kind == "f" and not key.startswith("input/")  # a reference or a magnitude
-        problem = _content_problem(arr, infinite)
-        if problem:
-            raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
+            return _decoded(path, f"{grid}/{key}", arr)
+        if kind == "f" and arr.size and not np.isfinite(arr).all():
+            unbounded.add(key)  # a reference or magnitude may be infinite (checked below), never NaN
+        if key in unbounded or kind in "Ui":
+            infinite = kind == "f" and not key.startswith("input/")
+            problem = _content_problem(arr, infinite)
+            if problem:
+                raise GoldenFormatError(f"{path}: entry {grid}/{key} {problem}; {_regen(path)}")
         return arr
 
     numbers, digits, certified, magnitudes = {}, {}, {}, {}
+    unbounded: set[str] = set()  # entries that hold a number that is not finite
     with_magnitude = set(meta.magnitudes)
     for q, shape in meta.quantity_shapes().items():
         pattern = _pattern(path, grid, q, shape, entries) if version >= 2 else None
@@ -719,7 +765,7 @@ def _grid(
         if pattern is not None:
             parts = _densified(parts, pattern, n, shape)
         numbers[q], digits[q], certified[q] = parts["number"], parts["digits"], parts["certified"]
-        problem = overflow_problem(numbers[q], digits[q])
+        problem = overflow_problem(numbers[q], digits[q]) if q in unbounded else ""
         if problem:
             raise GoldenFormatError(f"{path}: entry {grid}/{q} {problem}; {_regen(path)}")
         if "magnitude" in parts:
@@ -785,21 +831,36 @@ def _densified(
 
 
 def _decoded(path: Path, key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """ASCII digit bytes as the strings the rest of gradgold uses (refusing any other byte)."""
-    raw = np.frombuffer(arr.tobytes(), dtype=np.uint8)
-    if raw.size and int(raw.max()) > 0x7F:
-        raise GoldenFormatError(f"{path}: entry {key} holds bytes that are not ASCII; {_regen(path)}")
-    return arr.astype(f"U{arr.dtype.itemsize}")
+    """ASCII digit bytes as the strings the rest of gradgold uses, refusing any other byte and any
+    string that is not a decimal number. Checked on the bytes, in chunks of records, with one
+    regular-expression match a chunk (no Python string per element unless one is bad)."""
+    width = arr.dtype.itemsize
+    records = np.ascontiguousarray(arr).reshape(-1).view(np.uint8).reshape(-1, width)
+    step = max(1, _CHUNK // (width + 1))
+    for start in range(0, records.shape[0], step):
+        part = records[start : start + step]
+        if part.size and int(part.max()) > 0x7F:
+            raise GoldenFormatError(f"{path}: entry {key} holds bytes that are not ASCII; {_regen(path)}")
+        lines = np.empty((part.shape[0], width + 1), dtype=np.uint8)
+        lines[:, :width] = part
+        lines[:, width] = 0x0A
+        if _DIGIT_RECORDS.fullmatch(lines.tobytes()) is None:
+            strings = part.copy().view(arr.dtype.newbyteorder("=")).astype(f"U{width}")
+            problem = _content_problem(strings) or "holds a string that is not a decimal number"
+            raise GoldenFormatError(f"{path}: entry {key} {problem}; {_regen(path)}")
+    return arr.astype(f"U{width}")
 
 
 def _content_problem(arr: np.ndarray[Any, Any], infinite: bool = False) -> str:
     """Numbers must be finite (a reference may be an infinity, see :func:`overflow_problem`),
     digit strings decimal numbers, certified counts 0..32767."""
-    if arr.dtype.kind == "f" and infinite and np.any(np.isnan(arr)):
-        return "holds NaN"
-    if arr.dtype.kind == "f" and not infinite and not np.all(np.isfinite(arr)):
-        return "holds NaN or infinity"
-    if arr.dtype.kind == "i" and arr.size and (arr.min() < 0 or arr.max() > np.iinfo(np.int16).max):
+    kind = arr.dtype.kind
+    if kind == "f" and not np.isfinite(arr).all():  # one pass when every number is finite
+        if not infinite:
+            return "holds NaN or infinity"
+        if np.isnan(arr).any():
+            return "holds NaN"
+    if kind == "i" and arr.size and (arr.min() < 0 or (arr.dtype.itemsize > 2 and arr.max() > 32767)):
         return "holds a certified digit count outside 0..32767"
     if arr.dtype.kind == "U":
         flat = arr.reshape(-1)

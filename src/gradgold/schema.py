@@ -214,9 +214,16 @@ class Metadata:
 
     def __post_init__(self) -> None:
         # A frozen type holds no lists: equal metadata compares equal and hashes alike.
-        for f in fields(self):
-            if isinstance(getattr(self, f.name), list):
-                raise TypeError(f"Metadata.{f.name} must be a tuple, not a list")
+        for name in _SEQUENCE_FIELDS:
+            if isinstance(getattr(self, name), list):
+                raise TypeError(f"Metadata.{name} must be a tuple, not a list")
+
+
+#: The fields that hold sequences (tuples, never lists).
+_SEQUENCE_FIELDS = ("params", "grids", "out_shape", "dtypes", "complex", "magnitudes")
+#: The keys a version 2 file may hold, and those a version 1 file may hold.
+_KEYS = frozenset(f.name for f in fields(Metadata)) - {"program"}
+_KEYS_V1 = _KEYS | {"program", "format_version"}
 
 
 def quantity_shapes(
@@ -253,8 +260,6 @@ _REQUIRED = (
     "grids",
     "n_points",
 )
-#: Keys only a version 1 file holds (its program's text and its version, repeated).
-_VERSION_1_KEYS = ("program", "format_version")
 
 
 def _no_constant(name: str) -> Any:
@@ -283,9 +288,7 @@ def _problem(meta: Mapping[str, Any], version: int) -> str:
 
 
 def _unknown_problem(meta: Mapping[str, Any], version: int) -> str:
-    known = {f.name for f in fields(Metadata)} - {"program"}
-    if version == 1:
-        known |= set(_VERSION_1_KEYS)
+    known = _KEYS_V1 if version == 1 else _KEYS
     unknown = sorted(k for k in meta if k not in known)
     if unknown:
         return (
@@ -378,6 +381,8 @@ def _complex_problem(meta: Mapping[str, Any], version: int) -> str:
 def _magnitudes_problem(meta: Mapping[str, Any], version: int) -> str:
     """``magnitudes`` (optional) lists quantities of the golden, each once."""
     listed = meta.get("magnitudes", [])
+    if listed == []:
+        return ""
     if not _is_strings(listed):
         return f"magnitudes={listed!r:.100} must be a list of quantity names"
     known = quantity_shapes(
@@ -442,6 +447,8 @@ def _not_canonical(raw: Mapping[str, Any], canonical: Mapping[str, Any]) -> str:
     """Why the stored object is not what its metadata writes back (or ""): an optional key spelled
     out at its default, or one written without its companion. Compared as JSON values, so only
     whitespace and key order may differ from the canonical text."""
+    if raw == canonical:
+        return ""
     for key in sorted(set(raw) | set(canonical)):
         if key not in canonical:
             return (
