@@ -38,6 +38,11 @@ def baseline_reader(rev: str) -> Reader:
     text = subprocess.run(
         ["git", "show", f"{rev}:src/gradgold/golden.py"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
+    return reader_from_source(text)
+
+
+def reader_from_source(text: str) -> Reader:
+    """``read_golden`` of a ``golden.py`` given as its text, imported beside today's modules."""
     path = Path(tempfile.mkdtemp()) / "golden_baseline.py"
     path.write_text(text)
     spec = importlib.util.spec_from_file_location("gradgold._golden_baseline", path)

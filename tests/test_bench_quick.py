@@ -89,9 +89,30 @@ def test_small_case_and_per_case_sections_run_and_render() -> None:
     assert per_case["checks_per_case"] == 4
     assert "custom_exp" in small_cases_section({"small_cases": rows})
     goals = _issue16_goals({"small_cases": [dict(r, inputs=16) for r in rows], "per_case": per_case})
-    assert len(goals) == 3 and all(
-        status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals
+    assert len(goals) == 4 and all(
+        status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals[:3]
     )
+    assert goals[3][1:] == ("not measured in this run", "not measured")
+
+
+def test_golden_read_section_measures_and_renders() -> None:
+    """The read-cost section: the current loader beside a baseline loader imported from its
+    source (here today's, so both must read every seed golden), and its report row."""
+    from bench.golden_read import read_cost, reader_from_source
+    from bench.report import _golden_read_goal, golden_read_section
+
+    from gradgold.golden import read_golden
+
+    baseline = reader_from_source((ROOT / "src" / "gradgold" / "golden.py").read_text())
+    readers = {"current": read_golden, "baseline": baseline}
+    res = read_cost(ROOT / "golden" / "seed", readers, repeat=1) | {"baseline_rev": "HEAD"}
+    assert res["goldens"] >= 2 and all(0 < res[k]["median_s"] <= res[k]["p90_s"] for k in readers)
+    row = _golden_read_goal({"golden_read": res})
+    assert row[0] == "reading a committed golden <= 0.5 ms (issue 16)" and row[2] in (
+        "met",
+        "MISSED (median)",
+    )
+    assert "| before (git HEAD) |" in golden_read_section({"golden_read": res})
 
 
 def test_tolerance_bench_rewrites_only_its_own_sections(tmp_path: Path) -> None:

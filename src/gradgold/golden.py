@@ -296,13 +296,17 @@ def read_golden(path: Path, root: Path | None = None) -> Golden:
     path = Path(path)
     fd, size = _open_regular(path, root)
     try:
-        read, read_into = _readers(fd, size)
+        blob = os.pread(fd, size, 0) if size <= _WHOLE_FILE_BYTES else None
+        read, read_into = _readers(fd, blob)
         directory, end = storedzip.members(read, size, _MAX_ENTRIES)
         members = _members(path, directory, size)
         entries: dict[str, np.ndarray[Any, Any]] = {}
         for key, member in members:
             try:
-                data = storedzip.stored_bytes(read_into, read, member, end)
+                if blob is not None:
+                    data = storedzip.stored_bytes_in(blob, member, end)
+                else:
+                    data = storedzip.stored_bytes(read_into, read, member, end)
             except storedzip.StoredZipError as exc:
                 raise GoldenFormatError(f"{path}: {exc}; {_regen(path)}") from exc
             entries[key] = _read_entry(path, member, data)
@@ -320,11 +324,10 @@ def read_golden(path: Path, root: Path | None = None) -> Golden:
 _WHOLE_FILE_BYTES = 1 << 22
 
 
-def _readers(fd: int, size: int) -> tuple[storedzip.Reader, storedzip.IntoReader]:
-    """``read(offset, n)`` and ``read_into(offset, buffer)`` over the open golden (positioned
-    reads: no file object, no seeks)."""
-    if size <= _WHOLE_FILE_BYTES:
-        blob = os.pread(fd, size, 0)
+def _readers(fd: int, blob: bytes | None) -> tuple[storedzip.Reader, storedzip.IntoReader]:
+    """``read(offset, n)`` and ``read_into(offset, buffer)`` over the open golden, from ``blob``
+    when the file is held whole (positioned reads otherwise: no file object, no seeks)."""
+    if blob is not None:
         view = memoryview(blob)
 
         def read_into_memory(offset: int, buffer: bytearray) -> int:
@@ -372,9 +375,8 @@ _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 # Many digit strings, one a line: each line atomic, so a bad line is never retried through the
 # ways earlier lines could have matched (which would take exponential time).
 _DIGIT_LINES = re.compile(r"(?>-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\n)*+")
-# The same over fixed-width ASCII records, each padded with NULs (how numpy stores a shorter string)
-# and ended by a newline.
-_DIGIT_RECORDS = re.compile(rb"(?>-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\x00*\n)*+")
+# The same over ASCII bytes (version 2's digits).
+_DIGIT_BYTES = re.compile(rb"(?>-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\n)*+")
 
 
 def _regen(path: Path) -> str:
@@ -478,7 +480,7 @@ def _read_entry(path: Path, member: storedzip.Member, data: bytearray) -> np.nda
     """One ``.npy`` entry from its stored bytes: its header is checked before its data is used,
     and the data must be exactly as long as the header's shape and dtype say."""
     name = member.name
-    head = bytes(data[: 10 + int.from_bytes(data[8:10], "little")] if len(data) >= 10 else data)
+    head = bytes(data[: 10 + (data[8] | data[9] << 8)] if len(data) >= 10 else data)
     known = _known_header(head)
     if known is None:
         shape, fortran, dtype, offset = _header(path, name, head)
@@ -740,9 +742,12 @@ def _grid(
             )
         if kind == "S":
             return _decoded(path, f"{grid}/{key}", arr)
-        if kind == "f" and arr.size and not np.isfinite(arr).all():
+        # A sum is finite only if every element is (one pass); one that overflows from finite
+        # elements only sends the entry through the element-wise check.
+        if kind == "f" and not math.isfinite(arr.sum()):
             unbounded.add(key)  # a reference or magnitude may be infinite (checked below), never NaN
-        if key in unbounded or kind in "Ui":
+        negative_or_wide = kind == "i" and (arr.dtype.itemsize > 2 or (arr.size and arr.min() < 0))
+        if key in unbounded or kind == "U" or negative_or_wide:
             infinite = kind == "f" and not key.startswith("input/")
             problem = _content_problem(arr, infinite)
             if problem:
@@ -756,12 +761,12 @@ def _grid(
         pattern = _pattern(path, grid, q, shape, entries) if version >= 2 else None
         stored = shape if pattern is None else (pattern[0].size,)
         parts = {
-            "number": take(q, "f", stored).astype(np.float64, copy=False),
+            "number": _float64(take(q, "f", stored)),
             "digits": take(f"digits/{q}", digit_kind, stored),
             "certified": take(f"certified/{q}", "i", stored).astype(np.int16, copy=False),
         }
         if q in with_magnitude:
-            parts["magnitude"] = take(f"magnitude/{q}", "f", stored).astype(np.float64, copy=False)
+            parts["magnitude"] = _float64(take(f"magnitude/{q}", "f", stored))
         if pattern is not None:
             parts = _densified(parts, pattern, n, shape)
         numbers[q], digits[q], certified[q] = parts["number"], parts["digits"], parts["certified"]
@@ -780,6 +785,10 @@ def _grid(
         certified=certified,
         magnitudes=magnitudes,
     )
+
+
+def _float64(arr: np.ndarray[Any, Any]) -> npt.NDArray[np.float64]:
+    return arr if arr.dtype == np.float64 else arr.astype(np.float64)
 
 
 def _pattern(
@@ -832,23 +841,20 @@ def _densified(
 
 def _decoded(path: Path, key: str, arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """ASCII digit bytes as the strings the rest of gradgold uses, refusing any other byte and any
-    string that is not a decimal number. Checked on the bytes, in chunks of records, with one
-    regular-expression match a chunk (no Python string per element unless one is bad)."""
-    width = arr.dtype.itemsize
-    records = np.ascontiguousarray(arr).reshape(-1).view(np.uint8).reshape(-1, width)
-    step = max(1, _CHUNK // (width + 1))
-    for start in range(0, records.shape[0], step):
-        part = records[start : start + step]
-        if part.size and int(part.max()) > 0x7F:
-            raise GoldenFormatError(f"{path}: entry {key} holds bytes that are not ASCII; {_regen(path)}")
-        lines = np.empty((part.shape[0], width + 1), dtype=np.uint8)
-        lines[:, :width] = part
-        lines[:, width] = 0x0A
-        if _DIGIT_RECORDS.fullmatch(lines.tobytes()) is None:
-            strings = part.copy().view(arr.dtype.newbyteorder("=")).astype(f"U{width}")
+    string that is not a decimal number: checked as bytes (numpy drops each record's trailing NUL
+    padding, as it does when it reads the strings), one regular-expression match per chunk."""
+    if not arr.tobytes().isascii():
+        raise GoldenFormatError(f"{path}: entry {key} holds bytes that are not ASCII; {_regen(path)}")
+    flat = arr.reshape(-1)
+    step = 1 << 16
+    for start in range(0, flat.size, step):  # in chunks: no list of every string at once
+        part = flat[start : start + step].tolist()
+        text = b"\n".join(part) + b"\n"
+        if text.count(b"\n") != len(part) or _DIGIT_BYTES.fullmatch(text) is None:
+            strings = flat[start : start + step].astype(f"U{arr.dtype.itemsize}")
             problem = _content_problem(strings) or "holds a string that is not a decimal number"
             raise GoldenFormatError(f"{path}: entry {key} {problem}; {_regen(path)}")
-    return arr.astype(f"U{width}")
+    return arr.astype(f"U{arr.dtype.itemsize}")
 
 
 def _content_problem(arr: np.ndarray[Any, Any], infinite: bool = False) -> str:

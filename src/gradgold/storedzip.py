@@ -18,7 +18,16 @@ import zlib
 from collections.abc import Callable
 from typing import NamedTuple
 
-__all__ = ["STORED", "IntoReader", "Member", "Reader", "StoredZipError", "members", "stored_bytes"]
+__all__ = [
+    "STORED",
+    "IntoReader",
+    "Member",
+    "Reader",
+    "StoredZipError",
+    "members",
+    "stored_bytes",
+    "stored_bytes_in",
+]
 
 #: End of central directory record: signature, this disk, the directory's disk, entries on this
 #: disk, entries in all, directory size, directory offset, comment length.
@@ -114,11 +123,15 @@ def stored_bytes(
     """A stored entry's bytes, in a buffer of their own (so arrays made from it are aligned and
     writable), after checking its local header (signature and name), its bounds (inside the
     entries' part of the file, which ends at ``end``) and its CRC-32."""
-    local = read(member.header_offset, _LOCAL.size)
-    if len(local) != _LOCAL.size:
+    local = read(member.header_offset, _LOCAL.size + len(member.raw_name))
+    if len(local) != _LOCAL.size + len(member.raw_name):
         raise StoredZipError(f"entry {member.name!r} is truncated")
-    signature, n_name, n_extra = _LOCAL.unpack(local)
-    if signature != b"PK\x03\x04" or read(member.header_offset + _LOCAL.size, n_name) != member.raw_name:
+    signature, n_name, n_extra = _LOCAL.unpack_from(local)
+    if (
+        signature != b"PK\x03\x04"
+        or n_name != len(member.raw_name)
+        or local[_LOCAL.size :] != member.raw_name
+    ):
         raise StoredZipError(
             f"entry {member.name!r} has a local header that is not its own (forged or overlapping entries)"
         )
@@ -128,6 +141,30 @@ def stored_bytes(
     data = bytearray(member.size)
     if read_into(start, data) != member.size:
         raise StoredZipError(f"entry {member.name!r} is truncated")
+    if zlib.crc32(data) != member.crc:
+        raise StoredZipError(f"entry {member.name!r} fails its CRC-32 check (a corrupt file)")
+    return data
+
+
+def stored_bytes_in(blob: bytes, member: Member, end: int) -> bytearray:
+    """:func:`stored_bytes` of a file held whole in ``blob`` (the same checks, no reader calls)."""
+    at = member.header_offset
+    raw = member.raw_name
+    if at + _LOCAL.size + len(raw) > len(blob):
+        raise StoredZipError(f"entry {member.name!r} is truncated")
+    signature, n_name, n_extra = _LOCAL.unpack_from(blob, at)
+    if (
+        signature != b"PK\x03\x04"
+        or n_name != len(raw)
+        or blob[at + _LOCAL.size : at + _LOCAL.size + n_name] != raw
+    ):
+        raise StoredZipError(
+            f"entry {member.name!r} has a local header that is not its own (forged or overlapping entries)"
+        )
+    start = at + _LOCAL.size + n_name + n_extra
+    if start + member.size > end:
+        raise StoredZipError(f"entry {member.name!r} is truncated")
+    data = bytearray(memoryview(blob)[start : start + member.size])
     if zlib.crc32(data) != member.crc:
         raise StoredZipError(f"entry {member.name!r} fails its CRC-32 check (a corrupt file)")
     return data
