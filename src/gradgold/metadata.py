@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from .cases import Case
-from .schema import EngineStamp, Metadata, program_sha256
+from .schema import EngineStamp, Metadata, program_sha256, quantity_shapes
 
-__all__ = ["case_fields", "case_metadata", "metadata_mismatch"]
+__all__ = ["case_fields", "case_metadata", "case_quantity_shapes", "metadata_mismatch"]
 
 
 def case_fields(case: Case) -> dict[str, Any]:
@@ -66,6 +66,13 @@ def case_metadata(
         working_precision=working_precision,
         magnitudes=tuple(magnitudes),
     )
+
+
+def case_quantity_shapes(case: Case) -> dict[str, tuple[int, ...]]:
+    """The quantities the case's golden holds, with their shapes at one point but for the output's
+    (which only the generator learns), as the schema lists them."""
+    params = tuple((p, tuple(case.shapes[p])) for p in case.params)
+    return quantity_shapes(params, (), case.order, case.projections, case.full_jacobian)
 
 
 def metadata_mismatch(case: Case, meta: Metadata) -> list[tuple[str, Any, Any]]:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .exact import COMPLEX_PARTS, GRID_NAMES
-from .golden import DERIVATIVE_TENSORS, PROJECTIONS
 from .modes import MODES
+from .schema import DERIVATIVE_TENSORS, PROJECTIONS, quantity_shapes
 
 __all__ = ["ExpectedFailure", "expected_failure", "xfail_key_problem"]
 
@@ -136,8 +136,4 @@ _GRAMMAR = (
 
 def _quantities(params: Sequence[str], order: int, projections: int) -> set[str]:
     """The quantities a case checks: its value, gradients, full derivatives and projections."""
-    out = {"value", "grad", *(f"grad/{p}" for p in params)}
-    out |= {q for q, n in DERIVATIVE_TENSORS.items() if n <= order}
-    if projections:
-        out |= {q for q, n in PROJECTIONS.items() if n <= order}
-    return out
+    return {"grad", *quantity_shapes(tuple((p, ()) for p in params), (), order, projections)}

@@ -15,7 +15,7 @@ from flint import ctx
 
 from ...cases import Case, Point
 from ...errors import EvaluationError
-from ...metadata import case_metadata
+from ...metadata import case_metadata, case_quantity_shapes
 from ...schema import EngineStamp, Metadata
 from ...wlsource import exact_decimals
 from .balls import NeedPrecision, Pole, Refusal
@@ -74,14 +74,9 @@ def support_problem(case: Case) -> str:
 
 
 def quantity_names(case: Case) -> list[str]:
-    """The quantities a golden of the case holds (as :func:`.derivatives.quantity_balls` names them)."""
-    names = ["value"]
-    if case.full_jacobian:
-        names += [f"grad/{p}" for p in case.params]
-        names += [{2: "hessian", 3: "d3", 4: "d4"}[k] for k in range(2, case.order + 1)]
-    if case.projections:
-        names += ["proj/grad", "proj/hess"] if case.order >= 2 else ["proj/grad"]
-    return names
+    """The quantities a golden of the case holds (as :func:`.derivatives.quantity_balls` names them),
+    in the golden schema's order."""
+    return list(case_quantity_shapes(case))
 
 
 def _undeclared(case: Case, u: int, index: dict[str, list[int]]) -> str:
