@@ -19,12 +19,24 @@ SELU_ALPHA = "16732632423543772848170429916717/10^31"
 SELU_SCALE = "10507009873554804934193349852946/10^31"
 
 
-unary = functools.partial(gg.unary, precision=50, second=True)
+unary = functools.partial(gg.unary, precision=50)
 vec = functools.partial(gg.unary, precision=50)
 
 
 # --- sigmoid family ---------------------------------------------------------------------------
-unary("sigmoid", "1/(1 + Exp[-x])", torch.sigmoid, [-1.25, 0.5, 3.0, 1e-20, -20.0, -80.0])
+# The Hessians at the hard points fail as second_order.py records them (the value and gradient pass):
+# sigmoid'' = y (1 - y) (1 - 2y) at 1e-20 (1 - 2y cancels: 0 for -1.25e-21), and through 1 - sigmoid
+# (or 1 - tanh) in saturated tails: logsigmoid at 50, softplus at 15, silu at 40, mish at 6; every mode.
+unary(
+    "sigmoid",
+    "1/(1 + Exp[-x])",
+    torch.sigmoid,
+    [-1.25, 0.5, 3.0, 1e-20, -20.0, -80.0],
+    xfail={
+        "hessian": "second derivative y (1 - y) (1 - 2y): 1 - 2y cancels for tiny x (upstream issue not "
+        "identified)"
+    },
+)
 # sigmoid's backward is y (1 - y) with y rounded: 1 - y cancels as y -> 1 (x >~ 10), although the
 # derivative exp(-x)/(1 + exp(-x))^2 is perfectly conditioned.
 unary(
@@ -34,17 +46,33 @@ unary(
     [12.0, 20.0, 40.0],
     xfail="backward y (1 - y) cancels for large x (upstream issue not identified)",
 )
-unary("logsigmoid", "-Log[1 + Exp[-x]]", F.logsigmoid, [-1.25, 0.5, 3.0, -50.0, 50.0, 1e-20], precision=60)
-unary("softplus", "Log[1 + Exp[x]]", F.softplus, [-1.25, 0.5, 3.0, -30.0, 15.0, 1e-20], precision=60)
-# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float64-reverse point
-# 4: error 1.6e-16, allowance 4.4e-18 (37.1x), relative 6.6e-13; not yet classified (issue #13 item 2)
+unary(
+    "logsigmoid",
+    "-Log[1 + Exp[-x]]",
+    F.logsigmoid,
+    [-1.25, 0.5, 3.0, -50.0, 50.0, 1e-20],
+    precision=60,
+    xfail={"hessian": "double backward (z - 1) z cancels once sigmoid(x) saturates (pytorch/pytorch#195530)"},
+)
+SOFTPLUS_H2 = "second derivative s (1 - s) cancels as sigmoid saturates (upstream issue not identified)"
+unary(
+    "softplus",
+    "Log[1 + Exp[x]]",
+    F.softplus,
+    [-1.25, 0.5, 3.0, -30.0, 15.0, 1e-20],
+    precision=60,
+    xfail={"hessian": SOFTPLUS_H2},
+)
+# Below its threshold (beta x < 10) softplus'' = beta s (1 - s), s = sigmoid(beta x), cancels as s
+# saturates: at x = 4.5 (beta x = 9) relative 6.6e-13 in float64 and 1e-4 in float32, at x = 3 4.7e-14
+# and 1.8e-5, in every mode (the softplus bug above, at beta = 2).
 unary(
     "softplus-beta2",
     "Log[1 + Exp[2 x]]/2",
     lambda x: F.softplus(x, beta=2.0, threshold=10.0),
     [-1.25, 0.5, 3.0, -30.0, 4.5],
     precision=60,
-    order=1,
+    xfail={"hessian": SOFTPLUS_H2},
 )
 # Above beta x > threshold torch returns x (and gradient 1): a documented linearisation, off by
 # log1p(exp(-x)) = 1.4e-11 at x = 25 (relative 5.6e-13; 1.4e-11 in the gradient), which float64 sees.
@@ -85,8 +113,27 @@ unary(
     [-3.0, -4.5],
     xfail="1 + tanh(u) cancels in the left tail, value and backward (upstream issue not identified)",
 )
-unary("silu", "x/(1 + Exp[-x])", F.silu, [-1.25, 0.5, 3.0, 1e-20, -40.0, 40.0])
-unary("mish", "x Tanh[Log[1 + Exp[x]]]", F.mish, [-1.25, 0.5, 3.0, 1e-20, -20.0, 6.0], precision=60)
+unary(
+    "silu",
+    "x/(1 + Exp[-x])",
+    F.silu,
+    [-1.25, 0.5, 3.0, 1e-20, -40.0, 40.0],
+    xfail={
+        "hessian": "second derivative through 1 - sigmoid(x) cancels as sigmoid saturates "
+        "(upstream issue not identified)"
+    },
+)
+unary(
+    "mish",
+    "x Tanh[Log[1 + Exp[x]]]",
+    F.mish,
+    [-1.25, 0.5, 3.0, 1e-20, -20.0, 6.0],
+    precision=60,
+    xfail={
+        "hessian": "second derivative through 1 - tanh(softplus(x))^2 cancels as tanh saturates "
+        "(upstream issue not identified)"
+    },
+)
 
 # --- exponential linear units (negative branch and positive branch) --------------------------------
 unary("elu-negative", "Exp[x] - 1", F.elu, [-1.25, -0.5, -1e-6, -30.0], precision=60)
@@ -202,12 +249,14 @@ gg.case(
     ],
     name="pairwise_distance",
 )(lambda x, y: F.pairwise_distance(x, y))
-# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float32-reverse point
-# 1: error 3.7e-12, allowance 2.5e-17 (1.48e+05x), relative 1.4; not yet classified (issue #13 item 2)
+# At (3, 3, -3, 1e-3) the Hessian entry d2 out[0]/d x[3] d x[0] = x3/(4 r^3) (27/(4 r^2) - 1) is a
+# difference of two terms that agree to 1.9e-7 (r^2 = 6.75 + 1.25e-6): any implementation that rounds
+# r^2 loses that much (torch: relative 1.3e-9 in float64, 1.4 in float32, the same in every mode), so
+# the allowance of each element scales with its magnitude of terms.
 vec(
     "rms_norm",
     "x/Sqrt[Total[x^2]/4 + 1/10^6]",
     lambda x: F.rms_norm(x, (4,), eps=1e-6),
     [[0.5, -1.25, 2.0, 0.0], [3.0, 3.0, -3.0, 1e-3]],
-    order=1,
+    magnitudes=True,
 )

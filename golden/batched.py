@@ -55,63 +55,58 @@ vec(
     "Log[1 + Exp[x]]",
     F.softplus,
     [[0.5, 25.0, 30.0]],
-    xfail={"float64": "softplus is linearised above threshold=20 by design (documented)"},
-    # order 1: the corrected implementation in tests/test_batched.py fixes the first derivative only;
-    # its float64 Hessian is 9.5e-17 off at x = 30 (allowance 1.7e-27), torch's float32 Hessian
-    # 1.4e-11 off at x = 25 (the linearisation); order 2 pending (issue #13 item 2)
-    order=1,
+    # The linearisation above threshold=20 makes the second derivative 0 for sigmoid'(25) = 1.4e-11,
+    # which float32's Hessian sees too (as activations/softplus-above_threshold records).
+    xfail={
+        "float64": "softplus is linearised above threshold=20 by design (documented)",
+        "float32-hessian": "softplus is linearised above threshold=20 by design (documented)",
+    },
 )
 vec("acosh", "ArcCosh[x]", torch.acosh, [[1.25, 1e30, 3e20]], xfail={"float32": OVERFLOW})
 vec("sinc", "Sin[Pi x]/(Pi x)", torch.sinc, [[-1.25, 1e-4, 2.5e-2, 1e-20]], precision=100, xfail=SINC)
 vec("erfcx", "Exp[x^2] Erfc[x]", torch.special.erfcx, [[0.5, 30.0, 1e4]], xfail=ERFCX)
 vec("ndtr", "Erfc[-x/Sqrt[2]]/2", torch.special.ndtr, [[0.5, -5.0, -10.0, -12.0]], xfail=NDTR)
-# order 1: the corrected implementations in tests/test_batched.py fix the first derivative only; their
-# float32 Hessian is NaN at point 0 (x = 1e4, -3e3) where the exact entries are 0; order 2 pending
-# (issue #13 item 2)
-vec("i0e", "Exp[-Abs[x]] BesselI[0, x]", torch.special.i0e, [[0.5, 1e4, -3e3, 100.0]], xfail=IE, order=1)
-vec("i1e", "Exp[-Abs[x]] BesselI[1, x]", torch.special.i1e, [[0.5, 1e4, -3e3, 100.0]], xfail=IE, order=1)
+vec("i0e", "Exp[-Abs[x]] BesselI[0, x]", torch.special.i0e, [[0.5, 1e4, -3e3, 100.0]], xfail=IE)
+vec("i1e", "Exp[-Abs[x]] BesselI[1, x]", torch.special.i1e, [[0.5, 1e4, -3e3, 100.0]], xfail=IE)
 
 # --- second derivatives in a batch (order 2: each entry's Hessian is diagonal) -----------------------
-# The second-order failures of golden/second_order.py beside an ordinary point.
+# The second-order failures of golden/second_order.py beside an ordinary point, named as there; each
+# records the Hessian only (value and gradient stay checked in every mode).
 CUBE = "second derivative cubes 1/sqrt(x^2 + 1), which underflows for large x (upstream issue not identified)"
 vec(
-    "sigmoid-d2",
+    "sigmoid-tiny",
     "1/(1 + Exp[-x])",
     torch.sigmoid,
     [[0.5, 1e-20]],
-    order=2,
-    xfail="second derivative y (1 - y) (1 - 2y): 1 - 2y cancels for tiny x (upstream issue not identified)",
+    xfail={
+        "hessian": "second derivative y (1 - y) (1 - 2y): 1 - 2y cancels for tiny x (upstream issue not "
+        "identified)"
+    },
 )
 vec(
-    "logsigmoid-d2",
+    "logsigmoid-right_tail",
     "-Log[1 + Exp[-x]]",
     F.logsigmoid,
     [[0.5, 20.0, 50.0]],
-    order=2,
-    xfail="double backward (z - 1) z cancels once sigmoid(x) saturates (pytorch/pytorch#195530)",
+    xfail={"hessian": "double backward (z - 1) z cancels once sigmoid(x) saturates (pytorch/pytorch#195530)"},
 )
 vec(
-    "softplus-d2",
+    "softplus-saturation",
     "Log[1 + Exp[x]]",
     F.softplus,
     [[0.5, 15.0]],
-    order=2,
-    xfail="second derivative s (1 - s) cancels as sigmoid saturates (upstream issue not identified)",
+    xfail={
+        "hessian": "second derivative s (1 - s) cancels as sigmoid saturates (upstream issue not identified)"
+    },
 )
 vec(
-    "silu-d2",
+    "silu-saturation",
     "x/(1 + Exp[-x])",
     F.silu,
     [[0.5, 20.0, 40.0]],
-    order=2,
-    xfail="second derivative through 1 - sigmoid(x) cancels as sigmoid saturates "
-    "(upstream issue not identified)",
+    xfail={
+        "hessian": "second derivative through 1 - sigmoid(x) cancels as sigmoid saturates "
+        "(upstream issue not identified)"
+    },
 )
-vec(
-    "asinh-d2",
-    "ArcSinh[x]",
-    torch.asinh,
-    [[0.5, 1e15]],
-    order=2,
-    xfail={"float32": CUBE},
-)
+vec("asinh-large", "ArcSinh[x]", torch.asinh, [[0.5, 1e15]], xfail={"float32-hessian": CUBE})

@@ -89,14 +89,20 @@ gg.case(
 gg.case(wolfram="-x[[3]]", points=[{"x": gg.f32(*LOGITS[0])}], name="nll_loss")(
     lambda x: F.nll_loss(x.reshape(1, 4), torch.tensor([2])).reshape(())
 )
-# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float64-reverse point
-# 1: error 6.7e-07, allowance 5.9e-15 (1.13e+08x), relative 2e-06; not yet classified (issue #13 item 2)
+# The double backward (and jvp) of binary_cross_entropy is not the exact p-derivative of its backward:
+# every Hessian entry t/p^2 + (1 - t)/(1 - p)^2 carries a relative error of about 1e-12/(p (1 - p))
+# (measured: 8.0e-12 at p = 1/2, 1.8e-11 at 7/8, 2e-6 at p = 1e-6 in float64), as the eps = 1e-12 the
+# backward's denominator p (1 - p) is clamped with (pytorch/pytorch#77416) entered the formula; in
+# float32 the entry at p = 0.99999 (target 1) is 0 for 1/3. Every mode, both dtypes.
 gg.case(
     wolfram="Total[{0, 1, 1/4} Log[1/p] + {1, 0, 3/4} Log[1/(1 - p)]]/3",
     points=[{"p": gg.f32(0.25, 0.5, 0.875)}, {"p": gg.f32(1e-6, 0.99999, 0.5)}],
     name="binary_cross_entropy",
     precision=60,
-    order=1,
+    xfail={
+        "hessian": "second derivative off by ~1e-12/(p (1 - p)) relative: the eps of the backward's "
+        "denominator enters it (cf. pytorch/pytorch#77416)"
+    },
 )(lambda p: F.binary_cross_entropy(p, t(p, 0.0, 1.0, 0.25)))
 # The backward divides by max(p (1 - p), 1e-12): for p = 1e-30 (target 0) the gradient is 3.3e-19
 # instead of 1/3 (the forward, which clamps log at -100, is right there).
@@ -154,14 +160,17 @@ gg.case(
     name="soft_margin_loss",
     precision=60,
 )(lambda x: F.soft_margin_loss(x, t(x, 1.0, -1.0, 1.0)))
-# order 2 pending: the Hessian fails in all four modes in float64 and float32; worst float64-reverse point
-# 1: error 3.2e-17, allowance 5.5e-28 (5.74e+10x), relative 0.001; not yet classified (issue #13 item 2)
+# At x = 30 the second derivative sigmoid(x) (1 - sigmoid(x))/3 = 3.1e-14 goes through 1 - sigmoid,
+# which cancels as sigmoid saturates: relative error 1e-3 in float64 and 1 in float32, every mode.
 gg.case(
     wolfram="Total[{1, 0, 1} Log[1 + Exp[-x]] + {0, 1, 0} Log[1 + Exp[x]]]/3",
     points=[{"x": gg.f32(0.5, -1.25, 2.0)}, {"x": gg.f32(30.0, -30.0, 1e-20)}],
     name="multilabel_soft_margin_loss",
     precision=60,
-    order=1,
+    xfail={
+        "hessian": "second derivative through 1 - sigmoid(x) cancels as sigmoid saturates (upstream issue "
+        "not identified)"
+    },
 )(lambda x: F.multilabel_soft_margin_loss(x.reshape(1, 3), t(x, 1.0, 0.0, 1.0).reshape(1, 3)).reshape(()))
 gg.case(
     wolfram="1 - x . y/Sqrt[(x . x) (y . y)]",

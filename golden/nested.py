@@ -3,9 +3,12 @@
 Second derivatives are where autograd's modes part ways: each op has a backward formula, a
 forward-mode (jvp) formula, and derivatives of each of those, written separately. Two kinds of case:
 
-- ``<name>-d2`` (``order=2``): the Hessian in every mode: reverse-over-reverse (``reverse``,
-  ``double_backward``), forward-over-reverse (``func``: ``jacfwd(jacrev)``) and forward-over-forward
-  (``forward``: ``jvp`` of ``jvp``).
+- Hessians in every mode: reverse-over-reverse (``reverse``, ``double_backward``), forward-over-reverse
+  (``func``: ``jacfwd(jacrev)``) and forward-over-forward (``forward``: ``jvp`` of ``jvp``).
+  ``<name>-hessian`` holds it beyond the default (``order=2`` over more than 8 scalar inputs:
+  linalg.py's 3x3 and batched cases hold first derivatives only); the other cases here are at order 2
+  by default, at points their counterparts in linalg.py, composites.py and reductions.py lack (the
+  Hessians at the same points are those cases' own).
 - ``<name>-jvp``: the function is the op's directional derivative along a tangent, computed by
   ``torch.func.jvp`` inside the case, and the reference is its closed form (d det[V] =
   det(A) tr(A^-1 V), d inv[V] = -A^-1 V A^-1, ...). Differentiating it is reverse-over-forward
@@ -38,7 +41,7 @@ X4 = [gg.f32(0.5, -1.25, 2.0, 3.0), gg.f32(1.5, 0.25, -0.75, -2.0)]
 ZEROS4 = [gg.f32(2.0, 0.0, 3.0, 0.5), gg.f32(0.0, 2.0, 3.0, 4.0), gg.f32(0.5, 1.5, 0.0, 0.0)]
 V4 = gg.f32(0.25, -1.0, 0.5, 2.0)
 
-one = functools.partial(gg.unary, param="A", order=2)
+one = functools.partial(gg.unary, param="A", order=2)  # beyond the default: 9 inputs
 
 #: As in linalg.py (bench/TOLERANCE.md): results of a decomposition are backward stable in norm.
 NORMWISE = (
@@ -53,7 +56,7 @@ BROADCAST_FUNC = {
     for d in ("float64", "float32")
 }
 #: The -jvp cases run the modes that differentiate a jvp by reverse mode; forward-over-forward is the
-#: -d2 cases' forward mode (forward_ad cannot nest inside torch.func.jvp: "Nested forward mode AD is
+#: Hessian cases' forward mode (forward_ad cannot nest inside torch.func.jvp: "Nested forward mode AD is
 #: not supported").
 REVERSE_OVER_FORWARD = ("reverse", "double_backward", "func")
 #: The JVP rules of det, slogdet and solve solve with the LU factors saved by the forward, which they
@@ -80,38 +83,23 @@ def sym(X: torch.Tensor) -> torch.Tensor:
 # At a well-conditioned point: at A3 (det 0.055, cond 133) the reverse-over-reverse Hessian's exact
 # zeros are differences of two terms det (A^-1)_ij^2 = 64 and come out as 1.4e-14 (half an ULP of the
 # terms, 32 of max|ref| = 2), which only a per-element magnitude of the terms could allow for.
-one("det-3x3-d2", "Det[A]", LA.det, [A3_SPD], xfail=FWD2, normwise=NORMWISE)
-one("inv-3x3-d2", "Inverse[A]", LA.inv, [A3])
+one("det-3x3-hessian", "Det[A]", LA.det, [A3_SPD], xfail=FWD2, normwise=NORMWISE)
+one("inv-3x3-hessian", "Inverse[A]", LA.inv, [A3])
 gg.case(
     wolfram="Table[Inverse[A[[k]]] . b[[k]], {k, 2}]",
     points=[{"A": B_BATCH, "b": b_BATCH}],
-    name="solve-batched-d2",
+    name="solve-batched-hessian",
     order=2,
     xfail=FWD2,
 )(lambda A, b: LA.solve(A, b))
 gg.case(
     wolfram="Map[Inverse[A] . # &, b]",
     points=[{"A": A2, "b": b_BROADCAST}],
-    name="solve-broadcast-d2",
+    name="solve-broadcast-hessian",
     order=2,
     xfail={**FWD2, **BROADCAST_FUNC},
 )(lambda A, b: LA.solve(A, b.unsqueeze(-1)).squeeze(-1))
-A1, A2c = "{A[[1, 1]], A[[2, 1]]}", "{A[[1, 2]], A[[2, 2]]}"
-one(
-    "qr-r_abs-d2",
-    f"{{{{Sqrt[{A1} . {A1}], Abs[{A1} . {A2c}]/Sqrt[{A1} . {A1}]}}, {{0, Abs[Det[A]]/Sqrt[{A1} . {A1}]}}}}",
-    lambda A: LA.qr(A).R.abs(),
-    [A2],
-    normwise=NORMWISE,
-)
-one(
-    "qr-q_canonical-d2",
-    f"Transpose[{{{A1}/Sqrt[{A1} . {A1}], "
-    f"({A2c} - ({A1} . {A2c}/({A1} . {A1})) {A1})/Sqrt[Det[A]^2/({A1} . {A1})]}}]",
-    lambda A: (lambda q, r: q * torch.sign(torch.diagonal(r)))(*LA.qr(A)),
-    [A2],
-    normwise=NORMWISE,
-)
+# (qr-r_abs and qr-q_canonical at A2 are linalg.py's own cases, which hold the Hessian by default.)
 
 # --- linear algebra: reverse-over-forward (a jvp inside the case) --------------------------------
 jvp_case = functools.partial(gg.case, modes=REVERSE_OVER_FORWARD)
@@ -218,23 +206,11 @@ def batch_norm(x: torch.Tensor) -> torch.Tensor:
     return F.batch_norm(x.reshape(4, 1), None, None, training=True).reshape(4)
 
 
-vec2 = functools.partial(gg.unary, order=2)
-vec2("layer_norm-spread-d2", norm_wl("x", 4), lambda x: F.layer_norm(x, (4,)), X4[1:], xfail=FWD2)
-vec2("batch_norm_train-d2", norm_wl("x", 4), batch_norm, X4[:1], xfail=FWD2)
-vec2("group_norm-d2", GROUPS, group_norm, X6[:1], normwise=GROUP_NORMWISE)
-vec2("normalize-d2", "x/Sqrt[Total[x^2]]", lambda x: F.normalize(x, dim=0), X4[:1])
-gg.case(
-    wolfram=f"w {norm_wl('x', 4)}",
-    points=[{"x": X4[0], "w": gg.f32(1.5, -0.5, 1.0, 2.0)}],
-    name="layer_norm-affine-d2",
-    order=2,
-    # forward-over-reverse (jacfwd of jacrev) gets d2 out[1]/d w[1] d x[1] wrong (relative error 3.3)
-    # where reverse and double backward agree with the golden.
-    xfail={
-        **FWD2,
-        "func-hessian": "forward-over-reverse: d2 out/dw dx wrong (cf. pytorch/pytorch#198017, #196700)",
-    },
-)(lambda x, w: F.layer_norm(x, (4,), w))
+# Order 2 by default (4 and 6 inputs). batch_norm_train at X4[0] and layer_norm with an affine weight
+# are composites.py's own cases, which hold the Hessian by default.
+gg.unary("layer_norm-spread", norm_wl("x", 4), lambda x: F.layer_norm(x, (4,)), X4[1:], xfail=FWD2)
+gg.unary("group_norm", GROUPS, group_norm, X6[:1], normwise=GROUP_NORMWISE)
+gg.unary("normalize", "x/Sqrt[Total[x^2]]", lambda x: F.normalize(x, dim=0), X4[:1])
 for nm, f in [("layer_norm", lambda x: F.layer_norm(x, (4,))), ("batch_norm_train", batch_norm)]:
     jvp_case(
         wolfram=norm_jvp_wl("x", "v", 4),
@@ -258,39 +234,16 @@ gg.case(
     points=[{"x": p, "v": V4} for p in X4],
     name="normalize-jvp",
     modes=REVERSE_OVER_FORWARD,
-    # order 2 pending: the Hessian fails in reverse, double_backward and func in float64; worst point 1:
-    # error 4.5e-18, allowance 4.48e-18 (1.004x), relative 1.8e-14; not yet classified (issue #13 item 2)
-    order=1,
+    # The Hessian of the jvp, e.g. d2/dx dv of v/|x| - x (x . v)/|x|^3, holds entries that are
+    # differences of terms of both signs (3.6e-17 off, relative 1.8e-14, at point 1 in float64, the same
+    # in reverse, double_backward and func): each element's allowance scales with its magnitude of terms.
+    magnitudes=True,
 )(lambda x, v: jvp1(lambda y: F.normalize(y, dim=0), x, v))
 
 # --- cumulative operations and products, with zeros ------------------------------------------------
 LCSE_FWD = "forward-mode JVP normalises prefixes by the global max (pytorch/pytorch#196705)"
-CUMPROD = "{x[[1]], x[[1]] x[[2]], x[[1]] x[[2]] x[[3]], x[[1]] x[[2]] x[[3]] x[[4]]}"
-LCSE = "Log[{Exp[x[[1]]], Total[Exp[x[[1 ;; 2]]]], Total[Exp[x[[1 ;; 3]]]], Total[Exp[x]]}]"
-vec2(
-    "cumsum-d2",
-    "{x[[1]], x[[1]] + x[[2]], x[[1]] + x[[2]] + x[[3]], Total[x]}",
-    lambda x: torch.cumsum(x, 0),
-    X4[:1],
-)
-vec2(
-    "cumprod-zeros-d2",
-    CUMPROD,
-    lambda x: torch.cumprod(x, 0),
-    ZEROS4,
-    # d2 out[1]/d x[1] d x[0] = 1 at x = (2, 0, 3, 1/2): forward-over-forward returns 0.
-    xfail={"forward-hessian": "forward-over-forward wrong at a zero factor (pytorch/pytorch#196701)"},
-)
-vec2("prod-zeros-d2", "x[[1]] x[[2]] x[[3]] x[[4]]", torch.prod, ZEROS4)
-vec2(
-    "logcumsumexp-d2",
-    LCSE,
-    lambda x: torch.logcumsumexp(x, 0),
-    X4[:1],
-    precision=50,
-    # forward-over-reverse (jacfwd) goes through the same JVP rule: d2 out[0]/d x[0]^2 = 0 is 1e-16.
-    xfail={"forward": LCSE_FWD, "float64-func-hessian": LCSE_FWD},
-)
+# (cumsum, cumprod at zeros, prod at zeros and logcumsumexp hold their Hessians in reductions.py, at
+# these points or ones of the same kind.)
 
 
 def dprod(k: int) -> str:

@@ -152,9 +152,8 @@ HALF_PTS = [-1.25, 0.5, 2.0, 0.75]  # exact in float16 and bfloat16
 def half(
     name: str, wl: str, fn: Fn, points: Sequence[float] = HALF_PTS, order: int = 1, **kw: object
 ) -> None:
-    """``<name>-half`` (``-d<order>`` above order 1): every dtype, float16 and bfloat16 included."""
-    suffix = f"-d{order}" if order > 1 else ""
-    gg.unary(f"{name}-half{suffix}", wl, fn, points, dtypes=ALL_DTYPES, order=order, precision=50, **kw)
+    """``<name>-half``: every dtype, float16 and bfloat16 included, to derivative order ``order``."""
+    gg.unary(f"{name}-half", wl, fn, points, dtypes=ALL_DTYPES, order=order, precision=50, **kw)
 
 
 half("exp", "Exp[x]", torch.exp)
@@ -176,18 +175,24 @@ HALF_VEC = [[0.5, -1.25, 2.0, 0.0, 1.5, -0.75]]
 gg.case(
     wolfram="Log[Total[Exp[x]]]",
     points=[{"x": gg.f32(*p)} for p in HALF_VEC],
-    name="logsumexp-half-d2",
+    name="logsumexp-half",
     dtypes=ALL_DTYPES,
-    order=2,
 )(lambda x: torch.logsumexp(x, 0))
-# order 2 pending: the Hessian fails in forward, func in float16 and bfloat16; worst float16-forward point
-# 0: error 2.9e-05, allowance 1.3e-05 (2.32x), relative 0.028; not yet classified (issue #13 item 2)
+# Forward-over-forward softmax in float16 is 20x its Hessian allowance (2.6e-4, relative 0.028) and
+# 1.7x in bfloat16, and float16's func (jacfwd over jacrev) too, where reverse and double_backward pass
+# in both 16-bit dtypes from the same golden.
+H2_SOFTMAX_HALF = (
+    "forward-mode Hessian of softmax in float16/bfloat16 is off where reverse mode is right (upstream "
+    "issue not identified)"
+)
 gg.case(
     wolfram="Exp[x]/Total[Exp[x]]",
     points=[{"x": gg.f32(*p)} for p in HALF_VEC],
     name="softmax-half",
     dtypes=ALL_DTYPES,
-    order=1,
+    xfail=dict.fromkeys(
+        ("float16-forward-hessian", "float16-func-hessian", "bfloat16-forward-hessian"), H2_SOFTMAX_HALF
+    ),
 )(lambda x: F.softmax(x, dim=0))
 gg.case(
     wolfram="Sqrt[Total[x^2]]",

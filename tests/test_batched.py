@@ -16,6 +16,7 @@ import torch
 from gradgold.check import check_golden
 from gradgold.modes import DEFAULT_MODES
 from gradgold.suite import find_project, fresh_golden, load_cases
+from gradgold.xfail import expected_failure
 
 ROOT = Path(__file__).resolve().parents[1]
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -136,7 +137,7 @@ def _ive_series(nu: int, x: torch.Tensor, terms: int = 16) -> list[torch.Tensor]
     for k in range(terms):
         if k:
             coef *= (4 * nu**2 - (2 * k - 1) ** 2) / (k * 8)
-        out.append((-1) ** k * coef / x**k)
+        out.append((-1) ** k * coef * (1 / x) ** k)  # not / x**k: that overflows float32 at 1e4
     return out
 
 
@@ -192,28 +193,28 @@ CORRECTED: dict[str, Fn] = {
     "batched/tanhshrink": _fixed(_tanhshrink, lambda x: torch.tanh(x) ** 2),
     "batched/asinh": _fixed(torch.asinh, _dasinh),
     "batched/gelu-tanh": _fixed(_gelu_tanh, _dgelu_tanh),
-    "batched/softplus": _fixed(lambda x: torch.logaddexp(x, torch.zeros_like(x)), torch.sigmoid),
+    "batched/softplus": _twice(lambda x: torch.logaddexp(x, torch.zeros_like(x)), torch.sigmoid, _dsigmoid),
     "batched/acosh": _fixed(torch.acosh, _dacosh),
     "batched/sinc": _fixed(torch.sinc, _dsinc),
     "batched/erfcx": _fixed(torch.special.erfcx, _derfcx),
     "batched/ndtr": _fixed(_ndtr, lambda x: torch.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)),
     "batched/i0e": _fixed(torch.special.i0e, _die(0)),
     "batched/i1e": _fixed(torch.special.i1e, _die(1)),
-    "batched/sigmoid-d2": _twice(torch.sigmoid, _dsigmoid, _d2sigmoid),
-    "batched/logsigmoid-d2": _twice(
+    "batched/sigmoid-tiny": _twice(torch.sigmoid, _dsigmoid, _d2sigmoid),
+    "batched/logsigmoid-right_tail": _twice(
         lambda x: -torch.logaddexp(-x, torch.zeros_like(x)),
         lambda x: torch.sigmoid(-x),
         lambda x: -_dsigmoid(x),
     ),
-    "batched/softplus-d2": _twice(
+    "batched/softplus-saturation": _twice(
         lambda x: torch.logaddexp(x, torch.zeros_like(x)), torch.sigmoid, _dsigmoid
     ),
-    "batched/silu-d2": _twice(
+    "batched/silu-saturation": _twice(
         lambda x: x * torch.sigmoid(x),
         lambda x: torch.sigmoid(x) + x * _dsigmoid(x),
         lambda x: _dsigmoid(x) * (2 - x * torch.tanh(x / 2)),
     ),
-    "batched/asinh-d2": _twice(torch.asinh, _dasinh, _d2asinh),
+    "batched/asinh-large": _twice(torch.asinh, _dasinh, _d2asinh),
 }
 
 CASES = {c.id: c for c in load_cases(find_project(ROOT)) if c.suite == "batched"}
@@ -236,7 +237,11 @@ def test_torch_fails_and_a_corrected_implementation_passes(case_id: str) -> None
     golden = fresh_golden(find_project(ROOT), case)
     for dtype in case.dtypes:
         torch_results = check_golden(case, golden, dtype, mode="reverse")
-        assert all(r.passed for r in torch_results) == (not case.expected_failure(dtype)), dtype
+        failing = {r.quantity for r in torch_results if not r.passed}
+        recorded = expected_failure(case, dtype, "reverse")
+        # torch fails exactly where the case records it (a quantity key: only those quantities)
+        assert bool(failing) == bool(recorded), (dtype, failing)
+        assert all(recorded.covers(q) for q in failing), (dtype, failing)
         for mode in _modes(case):
             results = check_golden(case, golden, dtype, fn=CORRECTED[case_id], mode=mode)
             failed = [r.message or r.error for r in results if not r.passed or r.skipped]

@@ -181,43 +181,39 @@ def test_f32_rounds_numbers_nested_lists_and_complex_numbers() -> None:
     assert gg.f32(np.array(0.5 + 0.25j)) == [0.5 + 0.25j]
 
 
-def test_unary_declares_the_case_its_second_derivative_twin_and_extreme_case() -> None:
+def test_unary_declares_the_case_at_order_2_and_its_extreme_case() -> None:
     import torch
 
     with collecting() as found:
-        cases = gg.unary(
-            "exp", "Exp[x]", torch.exp, [0.1, 0.5, 3.0, 80.0], extreme=[700.0], second=True, precision=50
-        )
-    assert [c.name for c in found] == ["exp", "exp-d2", "exp-extreme"] and list(cases) == found
-    main, twin, extreme = found
+        cases = gg.unary("exp", "Exp[x]", torch.exp, [0.1, 0.5, 3.0, 80.0], extreme=[700.0], precision=50)
+    assert [c.name for c in found] == ["exp", "exp-extreme"] and list(cases) == found
+    main, extreme = found
     assert main.params == ("x",) and main.fn is torch.exp and main.precision == 50
     assert [float(p["x"]) for p in main.points] == gg.f32(0.1, 0.5, 3.0, 80.0)  # on the float32 grid
-    assert twin.order == 2 and [float(p["x"]) for p in twin.points] == gg.f32(0.1, 0.5, 3.0)
-    assert twin.precision == 50 and twin.dtypes == main.dtypes
-    assert extreme.dtypes == ("float64",) and float(extreme.points[0]["x"]) == 700.0 and not extreme.xfail
+    assert main.order == 2  # the Hessian at every point: no "-d2" twin
+    assert extreme.order == 1 and extreme.dtypes == ("float64",) and float(extreme.points[0]["x"]) == 700.0
+    assert not extreme.xfail
 
 
-def test_unary_twin_carries_tolerance_and_dtypes_and_its_own_reason() -> None:
+def test_unary_records_a_second_order_bug_on_the_case_itself() -> None:
     import torch
 
     with collecting() as found:
-        gg.unary(
-            "t", "Tanh[x]", torch.tanh, [1.0], second="reason", rtol_ulps={"float32": 8}, dtypes=("float32",)
-        )
-    assert found[1].xfail == {"*": "reason"}
-    assert found[1].rtol_ulps == {"float32": 8} and found[1].dtypes == ("float32",)
+        gg.unary("t", "Tanh[x]", torch.tanh, [1.0], xfail={"float64-hessian": "reason"})
+    assert [c.name for c in found] == ["t"] and found[0].order == 2
+    assert found[0].xfail == {"float64-hessian": "reason"}
 
 
-@pytest.mark.parametrize(
-    ("name", "options"),
-    [("t-variant", {}), ("t", {"xfail": "a first-order failure"})],
-)
-def test_unary_has_no_twin_for_a_variant_or_a_recorded_failure(name: str, options: dict) -> None:
+@pytest.mark.parametrize("second", [True, "reason", {"float64": "reason"}])
+def test_unary_second_was_removed_and_says_what_to_write(second: object) -> None:
     import torch
 
-    with collecting() as found:
-        gg.unary(name, "Tanh[x]", torch.tanh, [1.0], second=True, **options)
-    assert [c.name for c in found] == [name]
+    with pytest.raises(gg.CaseError) as err, collecting():
+        gg.unary("t", "Tanh[x]", torch.tanh, [1.0], second=second)
+    message = str(err.value)
+    assert "test_cases.py:" in message and "case 't'" in message
+    assert "gg.unary(second=...) was removed" in message
+    assert "holds its Hessian by default" in message and "xfail={'hessian': reason}" in message
 
 
 def test_unary_extreme_case_records_its_own_failure_only() -> None:

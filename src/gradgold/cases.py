@@ -417,7 +417,6 @@ def unary(
     param: str = "x",
     extreme: Sequence[float] = (),
     extreme_xfail: str | Mapping[str, str] | None = None,
-    second: bool | str | Mapping[str, str] = False,
     **options: Any,
 ) -> tuple[Case, ...]:
     """Declare the cases of a function of one input ``param`` (a scalar, vector or matrix): no
@@ -425,34 +424,28 @@ def unary(
 
     ``points`` are the values of ``param``, rounded to the float32 grid (:func:`f32`) so one
     reference serves float64 and float32 alike; ``options`` are :func:`case`'s (``xfail``,
-    ``dtypes``, ``precision``, ``order`` ...).
+    ``dtypes``, ``precision``, ``order`` ...). The main case holds the Hessian by default (see
+    :func:`default_order`); a second-order bug is a quantity-keyed ``xfail={"hessian": reason}``,
+    which leaves the value and gradient checked.
 
     ``extreme`` adds a float64-only case ``<name>-extreme`` at these points, unrounded: arguments
     float32 cannot hold or whose results leave its range (``extreme_xfail`` records its known
-    failure; first order only). ``second`` adds the case ``<name>-d2``: order 2 at the first three
-    points, so a second-order discrepancy never hides the first-order result; it carries ``rtol_ulps`` and
-    ``dtypes``, and a reason (or ``{dtype: reason}``) as ``second`` makes it an expected failure.
-    A case that records a first-order failure (``xfail``) or is a variant of another (a '-' in its
-    name) has no twin: the base case's twin covers the derivative's formula.
+    failure; first order only).
     """
     site = _call_site()
+    if "second" in options:
+        # Removed (issue #16 item 5): a "-d2" twin existed only because a recorded failure used to
+        # cover a whole check; a quantity key now confines it to the Hessian of the one case.
+        raise CaseError(
+            f"{_where(site[0], site[1], name)}: gg.unary(second=...) was removed: the case holds its "
+            "Hessian by default (order 2 up to SECOND_ORDER_INPUTS scalar inputs), so no '-d2' twin is "
+            "needed; drop second= and record a second-order bug on the case itself, "
+            "xfail={'hessian': reason} (or {'<dtype>-hessian': reason})"
+        )
     precision = options.get("precision", 30)
-    twin = second is not False and not options.get("xfail") and "-" not in name
-    if twin:  # the twin checks the second order: the main case stays first order
-        options = {"order": 1} | options
     declared = [
         _declare(fn, _Spec(wolfram, [{param: v} for v in f32(*points)], name, **options), site, (param,))
     ]
-    if twin:
-        extra: dict[str, Any] = {k: options[k] for k in ("rtol_ulps", "dtypes") if k in options}
-        if not isinstance(second, bool):
-            extra["xfail"] = second
-        pts = [{param: v} for v in f32(*points[:3])]
-        declared.append(
-            _declare(
-                fn, _Spec(wolfram, pts, f"{name}-d2", precision=precision, order=2, **extra), site, (param,)
-            )
-        )
     if extreme:
         pts = [{param: float(v)} for v in extreme]
         # First order: beyond float32's range a second derivative often leaves float64's (Log at
