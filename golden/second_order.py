@@ -1,9 +1,10 @@
 """Second derivatives (order 2) of elementwise and activation functions at their hard points.
 
 The cases of elementwise.py, activations.py and special.py hold the Hessian at each of their points
-(order 2 by default), with a second-order bug recorded by quantity (``xfail={"hessian": ...}``). Users hit second-order bugs elsewhere: in saturated
-tails, at tiny arguments where a factor such as 1 - 2 sigmoid(x) cancels, and at huge arguments
-where a backward squares or cubes an intermediate result that underflows. Each case here is the
+(order 2 by default), with a second-order bug recorded by quantity (``xfail={"hessian": ...}``).
+Users hit second-order bugs in saturated tails, at tiny arguments where a factor such as
+1 - 2 sigmoid(x) cancels, and at huge arguments where a backward squares or cubes an intermediate
+result that underflows. Each case here is the
 Hessian (with value and gradient) at such points, in every mode: reverse-over-reverse
 (``reverse``, ``double_backward``), forward-over-reverse (``func``: ``jacfwd(jacrev)``) and
 forward-over-forward (``forward``: nested ``jvp``).
@@ -15,8 +16,8 @@ gradient stay checked in every mode). Points where the first derivative
 is already recorded as wrong (sigmoid at 40, tanh at 15, expm1 at -30 ...) are left to their
 first-order cases: an order-2 case there would repeat that failure.
 Piecewise-linear functions (relu, hardtanh, ...) are left out: their second derivative is 0 at
-every point off a kink, which their cases in activations.py already check. ``<name>-extreme`` cases hold
-float64-only arguments (beyond float32's range, or whose derivatives leave it).
+every point off a kink, which their cases in activations.py already check. ``<name>-extreme``
+cases hold float64-only arguments (beyond float32's range, or whose derivatives leave it).
 """
 
 from collections.abc import Callable, Mapping, Sequence

@@ -54,7 +54,7 @@ def test_the_builder_reproduces_every_committed_goldens_metadata() -> None:
 @pytest.mark.parametrize(
     ("edit", "key", "stored", "expected"),
     [
-        ({"order": 2}, "order", 2, 1),  # exp is kept at order 1
+        ({"order": 1}, "order", 1, 2),  # exp holds its Hessian (order 2)
         ({"wolfram": "Cos[x]"}, "wolfram", "Cos[x]", None),
         ({"complex_output": True}, "complex_output", True, False),
     ],

@@ -699,8 +699,9 @@ def _second_order_fix(case: Case) -> str:
             f"{regenerate}"
         )
     return (
-        "order=1 is declared (or set by gg.unary beside a -d2 twin that holds the Hessian): declare "
-        f"order=2, the default for a real case of up to {SECOND_ORDER_INPUTS} scalar inputs, {regenerate}"
+        "order=1 is declared (a case of its own says why: a Hessian beyond the dtype's range, or too "
+        "ill-conditioned to check); declare order=2, the default for a real case of up to "
+        f"{SECOND_ORDER_INPUTS} scalar inputs, {regenerate}"
     )
 
 
