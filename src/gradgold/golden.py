@@ -369,6 +369,8 @@ _HEADER_ERRORS = (
     Warning,
 )
 _MAX_FILE_BYTES = 1 << 30
+#: What the sparse quantities of one golden may densify to, in all: no more than a golden may be.
+_MAX_DENSE_BYTES = _MAX_FILE_BYTES
 _MAX_ENTRIES = 100_000
 _NPY_PREFIX = 8 + 2 + 0xFFFF  # magic and version, header length, the longest version 1.0 header
 _DIGITS = re.compile(r"-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -638,7 +640,8 @@ def _assemble(path: Path, entries: dict[str, np.ndarray[Any, Any]]) -> Golden:
     if version is None:
         raise GoldenFormatError(f"{path}: no format_version entry; {_regen(path)}")
     meta = _metadata(path, entries.pop("metadata", None), int(version))
-    grids = {g: _grid(path, meta, g, entries, int(version)) for g in meta.grids}
+    dense_budget = [_MAX_DENSE_BYTES]
+    grids = {g: _grid(path, meta, g, entries, int(version), dense_budget) for g in meta.grids}
     directions = _directions(path, meta, entries.pop("directions", None))
     if entries:
         raise GoldenFormatError(f"{path}: unexpected entries {sorted(entries)[:5]}; {_regen(path)}")
@@ -724,9 +727,15 @@ def magnitude_problem(number: npt.NDArray[np.float64], magnitude: npt.NDArray[np
 
 
 def _grid(
-    path: Path, meta: Metadata, grid: str, entries: dict[str, np.ndarray[Any, Any]], version: int
+    path: Path,
+    meta: Metadata,
+    grid: str,
+    entries: dict[str, np.ndarray[Any, Any]],
+    version: int,
+    dense_budget: list[int],
 ) -> GridData:
-    """Pop one grid's entries, checking presence, dtype, shape and content of each."""
+    """Pop one grid's entries, checking presence, dtype, shape and content of each; sparse
+    quantities are densified within ``dense_budget`` (bytes left for the whole golden)."""
     params = meta.shapes
     n = meta.n_points
     digit_kind = "U" if version == 1 else "S"
@@ -768,7 +777,7 @@ def _grid(
         if q in with_magnitude:
             parts["magnitude"] = _float64(take(f"magnitude/{q}", "f", stored))
         if pattern is not None:
-            parts = _densified(parts, pattern, n, shape)
+            parts = _densified(path, f"{grid}/{q}", parts, pattern, n, shape, dense_budget)
         numbers[q], digits[q], certified[q] = parts["number"], parts["digits"], parts["certified"]
         problem = overflow_problem(numbers[q], digits[q]) if q in unbounded else ""
         if problem:
@@ -820,20 +829,38 @@ def _pattern(
 
 
 def _densified(
+    path: Path,
+    key: str,
     parts: dict[str, np.ndarray[Any, Any]],
     pattern: tuple[npt.NDArray[np.intp], int],
     n: int,
     shape: tuple[int, ...],
+    budget: list[int],
 ) -> dict[str, np.ndarray[Any, Any]]:
     """The dense arrays of a sparse quantity: each stored column at its index, exact zeros
-    (``0.0``, ``"0"``, the fill count, magnitude ``0.0``) everywhere else."""
+    (``0.0``, ``"0"``, the fill count, magnitude ``0.0``) everywhere else.
+
+    The dense shape comes from the metadata, which the file's bytes do not bound (a few kilobytes
+    can declare 2^60 elements): what all sparse quantities of a golden densify to is charged to
+    ``budget`` (``[bytes left]``) and refused before anything is allocated once it runs out."""
     index, fill = pattern
     size = math.prod(shape)
     fills: dict[str, Any] = {"number": 0.0, "digits": "0", "certified": fill, "magnitude": 0.0}
+    dtypes = {
+        name: stored.dtype if name != "digits" else np.dtype(f"U{max(1, stored.dtype.itemsize // 4)}")
+        for name, stored in parts.items()
+    }
+    needed = n * size * sum(dtype.itemsize for dtype in dtypes.values())
+    if needed > budget[0]:
+        raise GoldenFormatError(
+            f"{path}: entry {key} is stored sparse but its shape {(n, *shape)} would densify to "
+            f"{needed} bytes, more than a golden may hold in memory ({_MAX_DENSE_BYTES} in all); "
+            f"{_regen(path)} (a case this large needs projections with full_jacobian=False)"
+        )
+    budget[0] -= needed
     out = {}
     for name, stored in parts.items():
-        dtype = stored.dtype if name != "digits" else np.dtype(f"U{max(1, stored.dtype.itemsize // 4)}")
-        dense = np.full((n, size), fills[name], dtype=dtype)
+        dense = np.full((n, size), fills[name], dtype=dtypes[name])
         dense[:, index] = stored
         out[name] = dense.reshape(n, *shape)
     return out
