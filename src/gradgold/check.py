@@ -681,9 +681,9 @@ def second_order_problem(case: Case, mode: str) -> str:
 
 
 def _second_order_fix(case: Case) -> str:
-    """How ``case`` gets a Hessian. A real case of few inputs is at first order only because it (or
-    ``gg.unary``) said so; a complex, large or ``strategy="substituted"`` case is at first order by
-    default (or by need), so pointing it at "the default" would be wrong."""
+    """How ``case`` gets a Hessian. A real case of few inputs is at first order only because it said
+    so; a complex, large or ``strategy="substituted"`` case is at first order by default (or by
+    need), so pointing it at "the default" would be wrong."""
     regenerate = "and regenerate to check the double backward"
     if case.strategy == "substituted":
         return (
