@@ -133,6 +133,7 @@ def check_gradients(
     ``pyproject.toml`` above the working directory.
     """
     from .check import check_case
+    from .judge import Judges
 
     project = project or find_project()
     chosen = find_case(case, project) if isinstance(case, str) else case
@@ -142,10 +143,11 @@ def check_gradients(
         raise CaseError(f"{chosen.id}: unknown {kind} {bad[0]!r}; use one of {', '.join(known)}")
     if golden is None:
         golden = fresh_golden(project, chosen)
+    judges = Judges(chosen, golden)  # the references prepared once for every dtype and mode
     checks = []
     for dtype in dtypes or chosen.dtypes:
         for mode in case_modes(chosen, modes):
-            done = check_case(chosen, golden, dtype, mode, device, fn=fn)
+            done = check_case(chosen, golden, dtype, mode, device, fn=fn, judges=judges)
             checks.append(done)
     return CheckReport(chosen, implementation_label(fn), tuple(checks), golden_path(project, chosen.id))
 

@@ -37,7 +37,7 @@ import torch
 
 from .autodiff import engine_for, prepare
 from .cases import Case
-from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, _Context, real_view, reference_grid
+from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, real_view, reference_grid
 from .golden import DERIVATIVE_TENSORS, Golden, GridData
 from .modes import check_label
 
@@ -179,7 +179,6 @@ def obtained(
     fn: Callable[..., Any] | None = None,
     device: str = "cpu",
     mode: str = "reverse",
-    golden: Golden | None = None,
 ) -> dict[str, np.ndarray[Any, Any]]:
     """Torch's value and derivatives at every point of ``data`` as float64, in ``mode``; NaN where
     torch raised or the mode cannot compute them.
@@ -201,8 +200,7 @@ def obtained(
             engine = engine_for(mode, func, xs, value)
             grads = [q for q in out if q.startswith("grad/")]
             if grads:
-                ctx = _Context(case, golden, data, dtype, mode, device, params)
-                for p, jac in zip(params, _by_param(ctx, engine.full(1)), strict=True):
+                for p, jac in zip(params, _by_param(data, params, engine.full(1)), strict=True):
                     out[f"grad/{p}"][i] = jac.detach().to("cpu", torch.float64).numpy()
             for q, k in DERIVATIVE_TENSORS.items():
                 if q in out:

@@ -24,6 +24,7 @@ imaginary parts are the two real derivatives; a backward formula that forgets a 
 from __future__ import annotations
 
 import dataclasses
+import math
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,18 +36,19 @@ import torch
 
 from .autodiff import Differentiator, engine_for, prepare, unsupported_reason
 from .cases import SECOND_ORDER_INPUTS, Case, default_order
-from .compare import Comparison, compare, compare_exact
+from .compare import Comparison, compare_exact
 from .devices import device_problem, dtype_problem
 from .errors import CheckError, GradgoldError
-from .exact import COMPLEX_PARTS, grid_of
+from .exact import COMPLEX_PARTS
 from .golden import DERIVATIVE_TENSORS, PROJECTIONS, Golden, GridData
+from .judge import FED_DTYPES, Judge, Judges, allowance_terms, reference_grid
 from .modes import MODES, case_modes, check_label, required
 from .suite import Project, fresh_golden
-from .tolerance import conditioning, magnitude, rtol_override
 from .xfail import ExpectedFailure, expected_failure
 
 __all__ = [
     "CaseCheck",
+    "Judges",
     "QuantityResult",
     "allowance_terms",
     "check_golden",
@@ -57,16 +59,8 @@ __all__ = [
     "skip_reason",
 ]
 
-#: The dtype of the tensors the checker feeds, by checked dtype: a complex dtype feeds the real
-#: dtype of its parts (see :func:`real_view`).
-_DTYPES = {
-    "float64": torch.float64,
-    "float32": torch.float32,
-    "float16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "complex128": torch.float64,
-    "complex64": torch.float32,
-}
+#: The dtype of the tensors the checker feeds, by checked dtype (:data:`gradgold.judge.FED_DTYPES`).
+_DTYPES = FED_DTYPES
 #: The complex dtype whose parts are each real dtype.
 _COMPLEX_OF = {
     torch.float64: torch.complex128,
@@ -136,34 +130,36 @@ class QuantityResult:
         }
 
 
-def reference_grid(golden: Golden, dtype: str) -> GridData:
-    """The references for inputs as ``dtype`` represents them: that dtype's own grid when the
-    golden has one, else float64's, provided rounding to ``dtype`` does not move its inputs."""
-    if grid_of(dtype) in golden.grids:
-        return golden.grids[grid_of(dtype)]
-    data = golden.grids["float64"]
-    for p, arr in data.inputs.items():
-        rounded = torch.from_numpy(arr).to(_DTYPES[dtype]).double().numpy()
-        if not np.array_equal(rounded, arr):
-            raise CheckError(
-                f"{golden.meta.id}: input {p} is not exactly representable in {dtype} and the "
-                f"golden holds no {dtype} references; add {dtype!r} to the case's dtypes= and run "
-                f"`gradgold generate {golden.meta.id}`"
-            )
-    return data
-
-
 @dataclass(frozen=True)
 class _Context:
-    """What every comparison of one check shares."""
+    """What every comparison of one check shares: the judge of its golden and dtype (the
+    references, shared by the checks of every mode), the mode and the device."""
 
-    case: Case
-    golden: Golden | None  # None: torch's numbers alone (artifacts.obtained), no projections
-    data: GridData
-    dtype: str
+    judge: Judge
     mode: str
     device: str
-    params: tuple[str, ...]
+    #: The derivatives to compute at each point (:func:`_levels`).
+    levels: tuple[tuple[tuple[str, int], list[str]], ...]
+
+    @property
+    def case(self) -> Case:
+        return self.judge.case
+
+    @property
+    def golden(self) -> Golden:
+        return self.judge.golden
+
+    @property
+    def data(self) -> GridData:
+        return self.judge.data
+
+    @property
+    def dtype(self) -> str:
+        return self.judge.dtype
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return self.judge.params
 
     @property
     def tag(self) -> str:
@@ -177,27 +173,25 @@ def check_golden(
     fn: Callable[..., Any] | None = None,
     device: str = "cpu",
     mode: str = "reverse",
+    judges: Judges | None = None,
 ) -> list[QuantityResult]:
-    """Check ``fn`` (default: the case's own function) in ``mode`` against every point of the golden."""
+    """Check ``fn`` (default: the case's own function) in ``mode`` against every point of the golden.
+    ``judges`` (:class:`gradgold.judge.Judges` of this case and golden) shares the references'
+    preparation and comparisons with the other checks of the golden; None makes its own."""
     if dtype not in _DTYPES:
         raise CheckError(f"{case.id}: unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
     if mode not in MODES:
         raise CheckError(f"{case.id}: unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    data = reference_grid(golden, dtype)
-    ctx = _Context(case, golden, data, dtype, mode, device, _params_of(case, data))
-    _check_quantities(ctx)
+    if judges is None or not judges.serve(case, golden):
+        judges = Judges(case, golden)
+    judge = judges.of(dtype)
+    ctx = _Context(judge, mode, device, tuple(_levels(judge.data, judge.params)))
     func = real_view(case, prepare(mode, fn if fn is not None else case.fn), dtype, ctx.params)
     results: list[QuantityResult] = []
     refused: dict[tuple[str, int], str] = {}  # learned at the first point, for the others
-    for i in range(data.n_points):
+    for i in range(ctx.data.n_points):
         results += _check_point(ctx, i, func, refused)
     return results
-
-
-def _params_of(case: Case, data: GridData) -> tuple[str, ...]:
-    """The parameters the checker differentiates by, in the case's order (the grid's, if it names
-    none of them)."""
-    return tuple(p for p in case.params if p in data.inputs) or tuple(data.inputs)
 
 
 class OutputKindError(Exception):
@@ -240,27 +234,6 @@ def real_view(case: Case, fn: Callable[..., Any], dtype: str, params: Sequence[s
         return out
 
     return view
-
-
-def _check_quantities(ctx: _Context) -> None:
-    """Refuse a golden holding a quantity this checker does not know: it would go unchecked."""
-    known = {"value", *(f"grad/{p}" for p in ctx.params), *_ORDERS, *_PROJECTIONS}
-    unknown = sorted(set(ctx.data.numbers) - known)
-    if unknown:
-        raise CheckError(
-            f"{ctx.case.id}: the golden holds {unknown[0]!r}, which this gradgold cannot check; "
-            "upgrade gradgold to the version that wrote the golden"
-        )
-    if any(q in ctx.data.numbers for q in _PROJECTIONS) and _directions(ctx.golden) is None:
-        raise CheckError(
-            f"{ctx.case.id}: the golden holds projections but no directions; regenerate it with "
-            f"`gradgold generate {ctx.case.id} --force`"
-        )
-
-
-def _directions(golden: Golden | None) -> npt.NDArray[np.float64] | None:
-    found = getattr(golden, "directions", None)
-    return None if found is None else np.asarray(found, dtype=np.float64)
 
 
 #: Inputs with more elements than this are shown by their first and last few (the golden holds all).
@@ -308,16 +281,16 @@ def _check_point(
         )
         return results + [_failed(ctx, i, n, why) for n in names if n != "value"]
     engine = engine_for(ctx.mode, fn, xs, out)
-    for level, quantities in _levels(ctx):
+    for level, quantities in ctx.levels:
         results += _check_level(ctx, i, engine, level, quantities, refused)
     return _with_suspect(results)
 
 
-def _levels(ctx: _Context) -> list[tuple[tuple[str, int], list[str]]]:
+def _levels(data: GridData, params: Sequence[str]) -> list[tuple[tuple[str, int], list[str]]]:
     """The derivatives to compute, each with the quantities it answers, lowest order first."""
-    present = ctx.data.numbers
+    present = data.numbers
     out: list[tuple[tuple[str, int], list[str]]] = []
-    grads = [f"grad/{p}" for p in ctx.params if f"grad/{p}" in present]
+    grads = [f"grad/{p}" for p in params if f"grad/{p}" in present]
     if grads:
         out.append((("full", 1), grads))
     out += [(("full", k), [q]) for q, k in _ORDERS.items() if q in present]
@@ -350,27 +323,27 @@ def _check_level(
             refused[level] = results[0].skipped
         return results
     if kind == "full" and k == 1:
-        return [_compare(ctx, i, q, part) for q, part in zip(quantities, _by_param(ctx, got), strict=True)]
+        parts = _by_param(ctx.data, ctx.params, got)
+        return [_compare(ctx, i, q, part) for q, part in zip(quantities, parts, strict=True)]
     return [_compare(ctx, i, quantities[0], got)]
 
 
 def _direction_tensor(ctx: _Context) -> torch.Tensor:
-    v = _directions(ctx.golden)
-    assert v is not None  # _check_quantities refused projections without directions
+    v = ctx.judge.directions
+    assert v is not None  # the judge refused projections without directions
     return torch.tensor(v, dtype=_DTYPES[ctx.dtype], device=ctx.device)
 
 
-def _by_param(ctx: _Context, jac: torch.Tensor) -> list[torch.Tensor]:
-    """Split a flat Jacobian ``(*out, N)`` into ``grad/<p>`` shaped ``(*out, *shape_p)``."""
+def _by_param(data: GridData, params: Sequence[str], jac: torch.Tensor) -> list[torch.Tensor]:
+    """Split a flat Jacobian ``(*out, N)`` over ``params`` into ``grad/<p>`` shaped
+    ``(*out, *shape_p)``, for the parameters whose ``grad/<p>`` the golden holds."""
     out_shape = tuple(jac.shape[:-1])
     parts, start = [], 0
-    for p in ctx.params:
-        if f"grad/{p}" not in ctx.data.numbers:
-            start += int(np.prod(ctx.data.inputs[p].shape[1:], dtype=np.int64))
-            continue
-        shape = tuple(ctx.data.inputs[p].shape[1:])
-        size = int(np.prod(shape, dtype=np.int64))
-        parts.append(jac[..., start : start + size].reshape(out_shape + shape))
+    for p in params:
+        shape = tuple(data.inputs[p].shape[1:])
+        size = math.prod(shape)
+        if f"grad/{p}" in data.numbers:
+            parts.append(jac[..., start : start + size].reshape(out_shape + shape))
         start += size
     return parts
 
@@ -446,10 +419,7 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
         cmp = compare_exact(got64, _round_declared(declared, got64.shape, ctx.dtype))
         why = "the case's expect= declares this result exactly (a point where the derivative does not exist)"
     else:
-        ref = ctx.data.numbers[quantity][i]
-        cond, mag = allowance_terms(ctx.case, ctx.golden, ctx.data, i, quantity)
-        rtol = rtol_override(ctx.case.rtol_ulps, ctx.dtype)
-        cmp = compare(got64, ref, ctx.dtype, rtol_ulps=rtol, cond=cond, magnitude=mag)
+        cmp = ctx.judge.compare(i, quantity, got64)
         why = ""
     message = "" if cmp.passed else _mismatch_message(ctx, i, quantity, cmp, why)
     return QuantityResult(
@@ -464,26 +434,6 @@ def _compare(ctx: _Context, i: int, quantity: str, got: torch.Tensor) -> Quantit
         device=ctx.device,
         obtained=got64,
     )
-
-
-def allowance_terms(
-    case: Case, golden: Golden | None, data: GridData, i: int, quantity: str
-) -> tuple[npt.NDArray[np.float64] | None, npt.NDArray[np.float64] | None]:
-    """The per-element terms of the tolerance rule for ``quantity`` at point ``i`` of ``data`` (one
-    of ``golden``'s grids), exactly as the checker uses them: the conditioning
-    (:func:`gradgold.tolerance.conditioning`, from the golden's next order) and the magnitude of
-    terms (:func:`gradgold.tolerance.magnitude`; None means each element's ``|ref|``). Public so that
-    a benchmark measures errors in the checker's own allowance units (``bench/tolerance.py`` feeds
-    them to :func:`gradgold.tolerance.allowance`) without a second copy of the rule."""
-    params = _params_of(case, data)
-    x = np.concatenate([data.inputs[p][i].reshape(-1) for p in params])
-    numbers = {q: arr[i] for q, arr in data.numbers.items()}
-    shapes = {p: tuple(data.inputs[p].shape[1:]) for p in params}
-    cond = conditioning(quantity, x, numbers, shapes, _directions(golden))
-    # Only a case that asks for magnitudes (its reviewed text) lets the golden's widen an allowance.
-    stored = data.magnitudes.get(quantity) if case.magnitudes else None
-    ref = data.numbers[quantity][i]
-    return cond, magnitude(None if stored is None else stored[i], ref, bool(case.normwise))
 
 
 def _mismatch_message(ctx: _Context, i: int, quantity: str, cmp: Comparison, why: str) -> str:
@@ -741,7 +691,8 @@ def run_checks(
         except GradgoldError as exc:
             out += [CaseCheck(c.id, d, problem=str(exc), mode=m, device=device) for d, m in combos]
             continue
-        out += [check_case(c, golden, d, m, device, absent) for d, m in combos]
+        judges = Judges(c, golden)  # the references prepared once for every dtype and mode
+        out += [check_case(c, golden, d, m, device, absent, judges=judges) for d, m in combos]
     return out
 
 
@@ -760,6 +711,7 @@ def check_case(
     device: str = "cpu",
     absent: str | None = None,
     fn: Callable[..., Any] | None = None,
+    judges: Judges | None = None,
 ) -> CaseCheck:
     """One case in one dtype, mode and device, as a :class:`CaseCheck` (skipped where the device or
     the dtype on it is unavailable). ``fn`` checks another implementation against the case's golden;
@@ -777,7 +729,7 @@ def check_case(
             xfail_quantities=xfail.quantities,
         )
     try:
-        results = tuple(check_golden(case, golden, dtype, fn=fn, device=device, mode=mode))
+        results = tuple(check_golden(case, golden, dtype, fn=fn, device=device, mode=mode, judges=judges))
     except GradgoldError as exc:
         return CaseCheck(case.id, dtype, problem=str(exc), mode=mode, device=device)
     return CaseCheck(

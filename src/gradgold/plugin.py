@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .cases import Case
     from .check import QuantityResult
     from .golden import Golden
+    from .judge import Judges
 
 __all__ = ["GoldenChecker", "GoldenFile", "GoldenItem", "GoldenMismatch"]
 
@@ -65,6 +66,7 @@ class _State:
         self.modes: list[str] = list(config.getoption("gradgold_modes") or [])
         self.devices: list[str] = list(config.getoption("gradgold_devices") or []) or ["cpu"]
         self._goldens: dict[str, tuple[tuple[int, int], Golden]] = {}
+        self._judges: dict[str, Judges] = {}
 
     def golden(self, case: Case) -> Golden:
         """The case's fresh golden, read once per run for all its dtype x mode items (read again
@@ -81,6 +83,16 @@ class _State:
         golden = golden_state(self.project, case).require()
         self._goldens[case.id] = (key, golden)
         return golden
+
+    def judges(self, case: Case, golden: Golden) -> Judges:
+        """The judges of the case's golden (:mod:`gradgold.judge`): its references prepared once
+        for all its dtype x mode items in this process, made again with the golden."""
+        from .judge import Judges
+
+        found = self._judges.get(case.id)
+        if found is None or not found.serve(case, golden):
+            found = self._judges[case.id] = Judges(case, golden)
+        return found
 
     def combos(self, case: Case) -> list[tuple[str, str, str]]:
         """(dtype, mode, device) of each item of ``case``, in item order."""
@@ -422,7 +434,7 @@ def _check(
         pytest.skip(why)
     state = _state(config)
     golden = state.golden(case)
-    results = check_golden(case, golden, dtype, device=device, mode=mode)
+    results = check_golden(case, golden, dtype, device=device, mode=mode, judges=state.judges(case, golden))
     verdict = CaseCheck(
         case.id,
         dtype,

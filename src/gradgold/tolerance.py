@@ -51,6 +51,7 @@ __all__ = [
     "eps_of",
     "magnitude",
     "rtol_override",
+    "spacing",
     "ulps",
 ]
 
@@ -96,10 +97,15 @@ def eps_of(dtype: str) -> float:
 
 def ulps(diff: Array, ref: Array, dtype: str) -> Array:
     """``diff`` in units in the last place of ``ref`` in ``dtype`` (subnormal spacing below tiny)."""
+    return np.asarray(np.abs(diff) / spacing(ref, dtype), dtype=np.float64)
+
+
+def spacing(ref: Array, dtype: str) -> Array:
+    """The unit in the last place of each element of ``ref`` in ``dtype`` (subnormal spacing below
+    tiny): what :func:`ulps` divides by, apart so that a reference's spacing is computed once."""
     t = tolerance_of(dtype)
     _, exp = np.frexp(np.maximum(np.abs(ref), t.tiny))
-    spacing = t.eps * np.ldexp(1.0, exp - 1)
-    return np.asarray(np.abs(diff) / spacing, dtype=np.float64)
+    return np.asarray(t.eps * np.ldexp(1.0, exp - 1), dtype=np.float64)
 
 
 @dataclass(frozen=True)
