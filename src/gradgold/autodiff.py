@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -212,27 +212,48 @@ class ForwardEngine(Differentiator):
     """Forward mode: dual numbers (``torch.autograd.forward_ad``) for first order, one tangent per
     variable or direction; nested ``torch.func.jvp`` for higher orders (forward_ad cannot nest)."""
 
-    def _tangents(self, vs: Iterable[torch.Tensor]) -> torch.Tensor:
-        """The output's tangent along each of ``vs`` (stacked on a new first axis), one dual
+    def _tangents(self, vs: torch.Tensor) -> torch.Tensor:
+        """The output's tangent along each row of ``vs`` (stacked on a new first axis), one dual
         forward pass each. The passes share one dual level: entering a level (and the warnings
         filter) for each cost more than the pass itself for a small function, and the passes are
-        the same either way (each makes fresh duals of the point and reads its own tangent)."""
+        the same either way (each makes fresh duals of the point and reads its own tangent). Each
+        row is split into the parameters' tangents once for all rows (views of ``vs``, as a split
+        of the row would be: the same values, shapes and strides), and the tangents are stacked
+        inside the level (a copy, so none is cloned first)."""
+        parts = self._split_rows(vs)
         found = []
         with _quiet(), fwad.dual_level():
-            for v in vs:
-                parts = _split(v, self.shapes)
-                duals = [_make_dual(x.detach(), t) for x, t in zip(self.xs, parts, strict=True)]
+            for k in range(vs.shape[0]):
+                duals = [_make_dual(x.detach(), t[k]) for x, t in zip(self.xs, parts, strict=True)]
                 out = self.fn(*duals)
                 tangent = _tangent_of(out)
-                found.append((torch.zeros_like(out) if tangent is None else tangent.clone()).detach())
-        return torch.stack(found)
+                found.append((torch.zeros_like(out) if tangent is None else tangent).detach())
+            return torch.stack(found)
 
-    def _nested(self, vs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """The derivative along ``vs[0]``, ``vs[1]``, ... by jvp of jvp."""
+    def _split_rows(self, vs: torch.Tensor) -> list[torch.Tensor]:
+        """``vs`` (rows over the N variables) as one tensor per parameter, ``(rows, *shape)``."""
+        parts, start = [], 0
+        for shape in self.shapes:
+            size = int(shape.numel())
+            parts.append(vs[:, start : start + size].reshape(vs.shape[0], *shape))
+            start += size
+        return parts
+
+    def _nested(self, vs: Sequence[torch.Tensor], last: torch.Tensor | None = None) -> torch.Tensor:
+        """The derivative along ``vs[0]``, ``vs[1]``, ... by jvp of jvp. With ``last`` (rows), the
+        derivatives along ``vs`` and then each row of ``last``, stacked on a new last axis: the
+        innermost jvps of one prefix run inside one nest of outer jvps instead of entering it again
+        for each row. Each is the same computation as alone (the outer tangent of a stack is the
+        stack of the outer tangents, a copy), and entering a jvp costs more than a small
+        function's pass: a Hessian takes N outer jvps instead of N^2."""
+
+        def innermost(z: torch.Tensor) -> torch.Tensor:
+            assert last is not None
+            return torch.stack([tfunc.jvp(self.flat_fn, (z,), (v,))[1] for v in last], dim=-1)
 
         def along(depth: int) -> Fn:
             if depth == len(vs):
-                return self.flat_fn
+                return self.flat_fn if last is None else innermost
             inner = along(depth + 1)
             return lambda z: tfunc.jvp(inner, (z,), (vs[depth],))[1]
 
@@ -244,10 +265,11 @@ class ForwardEngine(Differentiator):
         basis = torch.eye(self.n, dtype=self.out.dtype, device=self.out.device)
         if k == 1:
             return torch.movedim(self._tangents(basis), 0, -1)
-        entries = [
-            self._nested([basis[i] for i in idx]) for idx in itertools.product(range(self.n), repeat=k)
+        rows = [
+            self._nested([basis[i] for i in idx], last=basis)
+            for idx in itertools.product(range(self.n), repeat=k - 1)
         ]
-        stacked = torch.stack(entries, dim=-1)
+        stacked = torch.stack(rows, dim=-2)  # (*out, N^(k-1) prefixes, N), the last index fastest
         return stacked.reshape(*self.out.shape, *([self.n] * k))
 
     def proj(self, k: int, directions: torch.Tensor) -> torch.Tensor:
