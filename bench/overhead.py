@@ -19,13 +19,16 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.autograd.forward_ad as fwad
+import torch.func as tfunc
 
 import gradgold as gg
 from gradgold.cases import Case
-from gradgold.check import check_golden, run_checks
+from gradgold.check import check_case, check_golden, run_checks
 from gradgold.golden import Golden, GridData, read_golden, write_golden
+from gradgold.judge import Judges
 from gradgold.metadata import case_metadata
-from gradgold.modes import DEFAULT_MODES
+from gradgold.modes import case_modes
 from gradgold.schema import EngineStamp
 from gradgold.suite import Project, golden_path
 
@@ -202,54 +205,154 @@ SMALL_SUBJECTS: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], str], .
 )
 
 
-def _small_methods(fn: Callable[[torch.Tensor], torch.Tensor], n: int, points: int) -> dict[str, Any]:
-    """gradgold (default modes, reverse only) and gradcheck (default, fast_mode) on the same
-    ``points`` points of ``n`` inputs, float64; the references are torch's (as in benchmark 1)."""
+def _with_hessian(case: Case, golden: Golden, pts: list[dict[str, Any]]) -> Golden:
+    """``golden`` plus the Hessian torch computes in float64 at each point: what an order-2 golden
+    holds (the default up to 8 scalar inputs), so every mode checks a second derivative."""
+    fn = case.fn
+    hessians = [
+        torch.autograd.functional.hessian(fn, torch.tensor(p["x"], dtype=torch.float64)).numpy()  # type: ignore[no-untyped-call]
+        for p in pts
+    ]
+    grid = golden.grids["float64"]
+    numbers = dict(grid.numbers) | {"hessian": np.stack(hessians)}
+    return replace(golden, grids={"float64": replace(grid, numbers=numbers)})
+
+
+Fn1 = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _bare_torch(fn: Fn1, mode: str, order: int, xs: list[torch.Tensor]) -> None:
+    """The torch calls a check in ``mode`` makes at each point, without gradgold around them: a leaf,
+    the forward pass, then the first derivative (and the Hessian at order 2) the way the mode's
+    engine computes it (:mod:`gradgold.autodiff`). A derivative torch refuses at the first point is
+    not tried again, as the checker does."""
+    refused: set[int] = set()
+    for x0 in xs:
+        x = x0.detach().clone().requires_grad_(True)
+        out = fn(x)
+        graphs: dict[int, torch.Tensor] = {}  # the first derivative with its graph, made once
+        for k in range(1, order + 1):
+            if k in refused:
+                continue
+            try:
+                _bare_level(fn, mode, k, x, out, graphs)
+            except (RuntimeError, NotImplementedError):
+                refused.add(k)
+
+
+def _bare_level(
+    fn: Fn1, mode: str, k: int, x: torch.Tensor, out: torch.Tensor, graphs: dict[int, torch.Tensor]
+) -> None:
+    grad = torch.autograd.grad
+    if mode in ("reverse", "double_backward"):
+        if k == 1 and mode == "reverse":
+            grad(out, [x], retain_graph=True)
+            return
+        if 1 not in graphs:
+            graphs[1] = grad(out, [x], retain_graph=True, create_graph=True)[0]
+        if k == 2:
+            for e in graphs[1]:
+                grad(e, [x], retain_graph=True)
+    elif mode == "func":
+        transform = tfunc.jacrev(fn) if k == 1 else tfunc.jacfwd(tfunc.jacrev(fn))
+        transform(x.detach())
+    elif k == 1:
+        with fwad.dual_level():
+            for v in torch.eye(x.numel(), dtype=x.dtype):
+                _ = fwad.unpack_dual(fn(fwad.make_dual(x.detach(), v))).tangent  # type: ignore[no-untyped-call]
+    else:
+        basis = torch.eye(x.numel(), dtype=x.dtype)
+        for u in basis:
+            for v in basis:
+                tfunc.jvp(lambda z, v=v: tfunc.jvp(fn, (z,), (v,))[1], (x.detach(),), (u,))
+
+
+def _small_methods(
+    fn: Callable[[torch.Tensor], torch.Tensor], n: int, points: int, order: int
+) -> dict[str, Callable[[], object]]:
+    """gradgold (the default modes as ``gradgold check`` runs them, reverse only, each mode alone)
+    and torch (gradcheck, fast_mode, gradgradcheck at order 2, and each mode's bare torch calls)
+    on the same ``points`` points of ``n`` inputs, float64; the references are torch's (as in
+    benchmark 1), with the Hessian at order 2."""
     pts = [grid_points({"x": (n,)}, seed=100 * n + s) for s in range(points)]
-    case = replace(make_case(fn.__name__.strip("_"), fn, "x", pts[0]), points=tuple(pts))
+    case = replace(make_case(fn.__name__.strip("_"), fn, "x", pts[0]), points=tuple(pts), order=order)
     golden = torch_golden(case, pts)
-    for mode in DEFAULT_MODES:
-        bad = [r.message for r in check_golden(case, golden, "float64", mode=mode) if not r.passed]
+    if order == 2:
+        golden = _with_hessian(case, golden, pts)
+    modes = case_modes(case)
+    for mode in modes:
+        bad = [r.message for r in check_case(case, golden, "float64", mode).results if not r.passed]
         if bad:
             raise RuntimeError(f"{fn.__name__} n={n} {mode}: the correct function fails: {bad[0]}")
     xs = [torch.tensor(p["x"], dtype=torch.float64, requires_grad=True) for p in pts]
-    return {
-        "gradgold_default_modes": lambda: [
-            check_golden(case, golden, "float64", mode=m) for m in DEFAULT_MODES
-        ],
-        "gradgold_reverse": lambda: check_golden(case, golden, "float64", mode="reverse"),
+
+    def default_modes() -> object:
+        judges = Judges(case, golden)  # as run_checks and the plugin share them for one golden
+        return [check_case(case, golden, "float64", m, judges=judges) for m in modes]
+
+    methods: dict[str, Callable[[], object]] = {
+        "gradgold_default_modes": default_modes,
+        "gradgold_reverse": lambda: check_case(case, golden, "float64", "reverse"),
         "gradcheck": lambda: [torch.autograd.gradcheck(fn, (x,)) for x in xs],
         "gradcheck_fast": lambda: [torch.autograd.gradcheck(fn, (x,), fast_mode=True) for x in xs],
     }
+    if order == 2:
+        methods["gradgradcheck"] = lambda: [torch.autograd.gradgradcheck(fn, (x,)) for x in xs]
+        methods["gradgradcheck_fast"] = lambda: [
+            torch.autograd.gradgradcheck(fn, (x,), fast_mode=True) for x in xs
+        ]
+    for mode in modes:
+        if mode == "double_backward" and order < 2:
+            continue  # not applicable: gradgold check skips it before running anything
+        methods[f"mode/{mode}"] = lambda m=mode: check_golden(case, golden, "float64", mode=m)
+        methods[f"torch/{mode}"] = lambda m=mode: _bare_torch(fn, m, order, xs)
+    return methods
+
+
+#: (inputs, order) of the small-case rows: order 2 is the default up to 8 scalar inputs.
+SMALL_SIZES: tuple[tuple[int, int], ...] = ((8, 1), (8, 2), (16, 1), (32, 1))
 
 
 def small_case_cost(
-    repeat: int, sizes: tuple[int, ...] = (8, 16, 32), points: int = 4
+    repeat: int, sizes: tuple[tuple[int, int], ...] = SMALL_SIZES, points: int = 4
 ) -> list[dict[str, Any]]:
     """Issue 16's small-case targets, side by side in one process: the default-mode check of a
-    case (``points`` points of n inputs) against gradcheck at the same points, and the reverse-only
-    check against gradcheck's fast_mode. CPU time of this process (one torch thread), medians of
-    interleaved runs, so the load of other processes on a shared machine inflates no method."""
+    case (``points`` points of n inputs, as ``gradgold check`` runs it: the modes share one judge
+    of the golden, and ``double_backward`` is not applicable at order 1) against gradcheck at the
+    same points (plus gradgradcheck for an order-2 case, which checks a Hessian), and the
+    reverse-only check against fast_mode. Each mode alone is also timed beside the bare torch
+    calls it makes, so gradgold's own overhead per mode is their difference. CPU time of this
+    process (one torch thread), medians of interleaved runs, so the load of other processes on a
+    shared machine inflates no method."""
     rows = []
     for name, fn, note in SMALL_SUBJECTS:
-        for n in sizes:
+        for n, order in sizes:
             timed = measure_interleaved(
-                _small_methods(fn, n, points), repeat=repeat, budget_s=3.0, clock=time.process_time
+                _small_methods(fn, n, points, order), repeat=repeat, budget_s=3.0, clock=time.process_time
             )
             med = {k: t.median for k, t in timed.items()}
+            baseline = med["gradcheck"] + med.get("gradgradcheck", 0.0)
+            fast = med["gradcheck_fast"] + med.get("gradgradcheck_fast", 0.0)
+            torch_total = sum(v for k, v in med.items() if k.startswith("torch/"))
             rows.append(
                 {
                     "subject": name,
                     "note": note,
                     "inputs": n,
+                    "order": order,
                     "points": points,
                     "cpu_s": {k: t.record() for k, t in timed.items()},
-                    "default_over_gradcheck": med["gradgold_default_modes"] / med["gradcheck"],
-                    "reverse_over_fast_mode": med["gradgold_reverse"] / med["gradcheck_fast"],
+                    "baseline": "gradcheck + gradgradcheck" if order == 2 else "gradcheck",
+                    "default_over_gradcheck": med["gradgold_default_modes"] / baseline,
+                    "default_over_gradcheck_alone": med["gradgold_default_modes"] / med["gradcheck"],
+                    "reverse_over_fast_mode": med["gradgold_reverse"] / fast,
+                    "torch_of_default_modes_s": torch_total,
+                    "overhead_of_default_modes_s": med["gradgold_default_modes"] - torch_total,
                 }
             )
             print(
-                f"  small {name:10s} n={n:2d} " + " ".join(f"{k}={v * 1e3:.2f}ms" for k, v in med.items()),
+                f"  small {name:10s} n={n:2d} order {order} "
+                + " ".join(f"{k}={v * 1e3:.2f}ms" for k, v in med.items()),
                 flush=True,
             )
     return rows
