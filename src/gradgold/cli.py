@@ -440,10 +440,19 @@ def list_(check_: bool, golden_dir: str | None) -> None:
         path = printable(golden_path(project, gid))
         _say(f"{'orphan':<10} {printable(gid)}  (no case defines it; delete {path})")
     if check_:
-        _list_verdict([s for s, _ in statuses], len(found))
+        _list_verdict([s for s, _ in statuses], len(found), _commit_dir(project))
 
 
-def _list_verdict(statuses: Sequence[str], n_orphans: int) -> None:
+def _commit_dir(project: Project) -> str:
+    """The golden directory as the user commits it: relative to the project's root (``golden/``,
+    or ``tests/golden/`` as the guide configures it), absolute when outside it."""
+    try:
+        return f"{project.golden_dir.relative_to(project.root).as_posix()}/"
+    except ValueError:
+        return f"{printable(project.golden_dir)}/"
+
+
+def _list_verdict(statuses: Sequence[str], n_orphans: int, commit_dir: str) -> None:
     """``list --check``: one line saying what needs doing, and the exit status."""
     counts = {s: statuses.count(s) for s in ("stale", "missing", "unreadable") if s in statuses}
     if n_orphans:
@@ -460,7 +469,7 @@ def _list_verdict(statuses: Sequence[str], n_orphans: int) -> None:
     if n_orphans:
         fixes.append("`gradgold prune` deletes orphans")
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    _fail(f"goldens need attention ({summary}): {'; '.join(fixes)}, then commit golden/")
+    _fail(f"goldens need attention ({summary}): {'; '.join(fixes)}, then commit {commit_dir}")
 
 
 @main.command()
