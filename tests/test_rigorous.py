@@ -432,7 +432,8 @@ def test_one_jet_pass_gives_what_the_directional_passes_give() -> None:
 
 def test_a_first_order_jet_pass_carries_sparse_rows_with_the_dense_rows_balls() -> None:
     """Order 1: gradient rows hold only their nonzero entries (O(N) balls for Total[Sin[x]] where a
-    dense row costs O(N^2)); every entry, majorants included, is the dense row's ball exactly."""
+    dense row costs O(N^2)), and Total and a vector Dot add them in place; every entry, majorants
+    included, is the dense rows' left fold's ball exactly."""
     from flint import arb_mat
 
     from gradgold.generation.rigorous import derivatives

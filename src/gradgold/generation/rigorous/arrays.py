@@ -106,6 +106,8 @@ def dot(a: Value, b: Value) -> Value:
         raise Refusal(f"Dot: shapes {x.shape} and {y.shape} do not conform")
     if x.shape[-1] == 0:
         raise Refusal("Dot of empty lists")
+    if x.ndim == y.ndim == 1:  # the products summed left to right, as tensordot sums them
+        return _sum([p * q for p, q in zip(x, y, strict=True)])
     return _unwrap(np.tensordot(x, y, axes=(x.ndim - 1, 0)))
 
 
@@ -128,6 +130,12 @@ def total(a: Value, levels: int = 1) -> Value:
 
 
 def _sum(items: list[Any]) -> Any:
+    """``items[0] + items[1] + ...``, left to right. Values of one type that can add many at once
+    (``gradgold_sum``: a first-order jet accumulates its sparse gradient rows in place, where a left
+    fold copies the growing row at every step) do, with the very same additions in the same order."""
+    many = getattr(type(items[0]), "gradgold_sum", None)
+    if many is not None and all(type(it) is type(items[0]) for it in items):
+        return many(items)
     out = items[0]
     for it in items[1:]:
         out = out + it

@@ -209,6 +209,26 @@ class Jet(_Heads):
             return (e * self.log()).exp()
         return self.gradgold_apply(lambda u: u**e)
 
+    @staticmethod
+    def gradgold_sum(items: list[Jet]) -> Jet:
+        """``items[0] + items[1] + ...`` (``arrays._sum``): the additions of the left fold, in its
+        order, but sparse gradient rows accumulated in one dict instead of copied at every step
+        (linear instead of quadratic in the number of terms). Dense rows and Hessians: the fold."""
+        if Jet.second or not all(it.g is None or isinstance(it.g, SparseRow) for it in items):
+            out = items[0]
+            for it in items[1:]:
+                out = out + it
+            return out
+        v, any_row = items[0].v, False
+        acc: dict[int, arb] = {}
+        for i, it in enumerate(items):
+            v = v + it.v if i else v
+            if isinstance(it.g, SparseRow):
+                any_row = True
+                for k, x in it.g.entries.items():
+                    acc[k] = acc[k] + x if k in acc else x
+        return Jet(v, SparseRow(acc) if any_row else None)
+
     # --- every function of one argument, by its Taylor coefficients at the value
     def gradgold_apply(self, fn: Callable[[arb_series], Any]) -> Jet:
         """``fn`` of this value by the chain rule (``balls.unary``/``balls.special`` call this)."""
