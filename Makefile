@@ -23,7 +23,7 @@ $(VENV)/.stamp-dev: $(VENV)/.stamp-base pyproject.toml constraints.txt
 
 ## golden: regenerate the goldens of every case under golden/ (embedded engine unless a kernel is found);
 ## --compare-trees: the engine's reading of every rigorous case is compared with gradgold's parser
-## (about 10 CPU s for the built-in suites, bench/RIGOROUS.md)
+## (about 12 CPU s for the built-in suites, bench/RIGOROUS.md)
 golden: $(VENV)/.stamp-golden
 	$(VENV)/bin/gradgold generate --compare-trees $(GOLDEN_ARGS)
 
