@@ -3,10 +3,18 @@ is told: every hint names that project's own golden directory, not gradgold's ``
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from conftest import gradgold_here, seed_project
+from gradgold.golden import GridData, read_golden, write_golden
+from gradgold.schema import Metadata
 
 
 def test_list_check_says_to_commit_the_configured_golden_dir(tmp_path: Path) -> None:
@@ -19,3 +27,73 @@ def test_list_check_says_to_commit_the_configured_golden_dir(tmp_path: Path) -> 
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "missing    seed/sine" in done.stdout
     assert done.stderr.endswith(", then commit tests/golden/\n"), done.stderr
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=root, check=True, capture_output=True
+    )
+
+
+def _rewrite(
+    path: Path, change: Callable[[GridData], GridData], meta: Callable[[Metadata], Metadata]
+) -> None:
+    golden = read_golden(path)
+    grids = {name: change(data) for name, data in golden.grids.items()}
+    write_golden(path, dataclasses.replace(golden, meta=meta(golden.meta), grids=grids))
+
+
+def _with_value_magnitude(factor: float) -> Callable[[GridData], GridData]:
+    def change(data: GridData) -> GridData:
+        mags = {"value": np.abs(data.numbers["value"]) * factor}
+        return dataclasses.replace(data, magnitudes=mags)
+
+    return change
+
+
+def _keep(meta: Metadata) -> Metadata:
+    return meta
+
+
+@pytest.fixture
+def seed_repo(tmp_path: Path) -> Path:
+    """The seed project in a git repository, its sine golden holding a magnitude of terms for its
+    value (as a case declared with ``magnitudes=True`` does)."""
+    project = seed_project(tmp_path)
+    sine = project / "golden" / "seed" / "sine.npz"
+    _rewrite(sine, _with_value_magnitude(1.0), lambda m: dataclasses.replace(m, magnitudes=("value",)))
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "commit", "-q", "-m", "goldens")
+    return project
+
+
+def test_diff_shows_an_inflated_magnitude_of_terms(seed_repo: Path) -> None:
+    """A magnitude of terms widens the checker's allowance (README, Tolerances): a pull request
+    that inflates one, every float64 reference unchanged, is not "unchanged" to its reviewer."""
+    _rewrite(seed_repo / "golden" / "seed" / "sine.npz", _with_value_magnitude(1e6), _keep)
+    done = gradgold_here(seed_repo, "diff", "--rev", "HEAD", "seed/sine")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == "seed/sine: numbers changed", lines
+    assert lines[1].startswith("  float64 magnitude/value: max relative change 1e+06"), lines
+
+
+def test_diff_shows_changed_digits_and_certified_counts(seed_repo: Path) -> None:
+    """The digit strings and certified counts are what verify trusts; a change to them alone shows."""
+
+    def change(data: GridData) -> GridData:
+        digits = dict(data.digits)
+        digits["value"] = np.char.add(digits["value"], "000")
+        certified = dict(data.certified)
+        certified["grad/z"] = certified["grad/z"] - 1
+        return dataclasses.replace(data, digits=digits, certified=certified)
+
+    _rewrite(seed_repo / "golden" / "seed" / "sine.npz", change, _keep)
+    done = gradgold_here(seed_repo, "diff", "--rev", "HEAD", "seed/sine")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == [
+        "seed/sine: numbers changed",
+        "  float64 certified/grad/z: certified digit counts changed (first at point 0, index ())",
+        "  float64 digits/value: digit strings changed (first at point 0, index ())",
+    ], done.stdout

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +107,39 @@ def _number_changes(old: Golden, new: Golden) -> Iterator[QuantityChange]:
             if not _same(a.inputs.get(p), b.inputs.get(p)):
                 yield QuantityChange(grid, f"input/{p}", math.inf, math.inf, 0, (), note="points changed")
         yield from _quantity_changes(grid, a.numbers, b.numbers)
+        # What the checker and verify also trust: a magnitude of terms widens the allowance, and the
+        # digits and certified counts are what verify holds the numbers to.
+        magnitudes = ({f"magnitude/{q}": m for q, m in side.magnitudes.items()} for side in (a, b))
+        yield from _quantity_changes(grid, *magnitudes)
+        yield from _stored_changes(
+            grid, "certified", a.certified, b.certified, "certified digit counts changed"
+        )
+        yield from _stored_changes(grid, "digits", a.digits, b.digits, "digit strings changed")
+
+
+def _stored_changes(
+    grid: str,
+    kind: str,
+    old: Mapping[str, npt.NDArray[Any]],
+    new: Mapping[str, npt.NDArray[Any]],
+    what: str,
+) -> Iterator[QuantityChange]:
+    """A note for each quantity whose ``kind`` entry (digits or certified counts) changed where
+    its float64 numbers may not have (a changed shape is reported with the numbers)."""
+    for q in sorted(set(old) & set(new)):
+        x, y = old[q], new[q]
+        if x.shape != y.shape or np.array_equal(x, y):
+            continue
+        where = tuple(int(i) for i in np.argwhere(x != y)[0])
+        yield QuantityChange(
+            grid,
+            f"{kind}/{q}",
+            math.inf,
+            math.inf,
+            where[0],
+            where[1:],
+            note=f"{what} (first at point {where[0]}, index {where[1:]})",
+        )
 
 
 def _same(x: npt.NDArray[np.float64] | None, y: npt.NDArray[np.float64] | None) -> bool:
