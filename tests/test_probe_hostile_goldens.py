@@ -80,3 +80,25 @@ def test_check_reports_a_giant_sparse_golden_without_a_traceback(tmp_path: Path)
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr, done.stderr
     assert "sine.npz" in done.stdout + done.stderr and "grad/z" in done.stdout + done.stderr
+
+
+def test_metadata_with_a_repeated_key_is_refused(tmp_path: Path) -> None:
+    """JSON lets a key appear twice and Python keeps the last: a reviewer reading the entry (or
+    another JSON reader, which may keep the first) would see another id than gradgold uses. The
+    metadata is exactly what gradgold writes, so a repeated key is refused."""
+    project = seed_project(tmp_path)
+    path = project / "golden" / "seed" / "sine.npz"
+    with zipfile.ZipFile(path) as zf:
+        members = {i.filename: zf.read(i) for i in zf.infolist()}
+    text = np.load(io.BytesIO(members["metadata.npy"])).tobytes().decode()
+    assert '"id":"seed/sine"' in text
+    forged = text.replace('"id":"seed/sine"', '"id":"seed/other","id":"seed/sine"')
+    members["metadata.npy"] = _npy(np.frombuffer(forged.encode(), dtype=np.uint8))
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    with pytest.raises(GoldenFormatError) as info:
+        read_golden(path)
+    message = str(info.value)
+    assert str(path) in message and FIX in message, message
+    assert "key 'id' appears more than once" in message, message

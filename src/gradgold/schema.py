@@ -188,7 +188,7 @@ class Metadata:
         the key and the fix. Version 1 holds ``program`` (its text) where version 2 holds
         ``program_sha256``."""
         try:
-            raw = json.loads(text, parse_constant=_no_constant)
+            raw = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_unique_keys)
         except (ValueError, RecursionError) as exc:
             raise GoldenFormatError(
                 f"{path}: metadata is not JSON ({str(exc)[:200]}); {regenerate_hint(path)}"
@@ -260,6 +260,17 @@ _REQUIRED = (
     "grids",
     "n_points",
 )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are distinct: a repeated key (which ``json`` resolves silently to
+    its last value, and other readers to the first) is never in what gradgold writes."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} appears more than once")
+        out[key] = value
+    return out
 
 
 def _no_constant(name: str) -> Any:
