@@ -97,3 +97,20 @@ def test_diff_shows_changed_digits_and_certified_counts(seed_repo: Path) -> None
         "  float64 certified/grad/z: certified digit counts changed (first at point 0, index ())",
         "  float64 digits/value: digit strings changed (first at point 0, index ())",
     ], done.stdout
+
+
+def test_check_names_the_xfail_key_to_remove_when_a_forward_mode_bug_is_fixed(tmp_path: Path) -> None:
+    """An XPASS of a key naming a mode (or a quantity) is fixed by removing that key, not "the
+    case's xfail= for this dtype" (which would drop keys that still hold)."""
+    project = seed_project(tmp_path)
+    path = project / "golden" / "seed.py"
+    before = '@gg.case(wolfram="w + Sin[2 z]", points=[{"w": 1.0, "z": 2.0}])'
+    assert before in path.read_text()
+    path.write_text(path.read_text().replace(before, before[:-1] + ', xfail={"forward-hessian": "gone"})'))
+    done = gradgold_here(project, "check", "seed/sine", "--dtype", "float64", "--mode", "forward")
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert done.stdout.splitlines()[:2] == [
+        "XPASS seed/sine [float64-forward]",
+        "      expected to fail in hessian (gone) but passed: torch was fixed? remove the case's "
+        "xfail= key that covers float64-forward hessian",
+    ], done.stdout

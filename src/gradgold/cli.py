@@ -380,7 +380,7 @@ def _print_check_lines(checks: Sequence[Any]) -> None:
         if c.status == "XPASS":
             click.echo(
                 f"      expected to fail{_confined(c)} ({c.expected_failure}) but passed: torch was fixed? "
-                "remove the case's xfail= for this dtype"
+                f"remove the case's xfail= key that covers {c.label}{' '.join(['', *c.xfail_quantities])}"
             )
         elif c.status == "XFAIL":
             click.echo(f"      expected failure{_confined(c)}: {c.expected_failure}")
