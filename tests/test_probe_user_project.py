@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import gradgold_here, seed_project
+from conftest import generate_goldens, gradgold_here, seed_project
 from gradgold.golden import GridData, read_golden, write_golden
 from gradgold.schema import Metadata
 
@@ -114,3 +114,18 @@ def test_check_names_the_xfail_key_to_remove_when_a_forward_mode_bug_is_fixed(tm
         "      expected to fail in hessian (gone) but passed: torch was fixed? remove the case's "
         "xfail= key that covers float64-forward hessian",
     ], done.stdout
+
+
+def test_the_readme_unary_example_checks_clean(tmp_path: Path) -> None:
+    """README's ``golden/mine.py`` (gg.unary), copied as written into a project, generates and its
+    det case passes: torch's known forward-over-forward det bug is recorded and det's zero Hessian
+    elements are declared normwise (without both, four checks of the example failed)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("```python\n# golden/mine.py\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "pyproject.toml").write_text('[tool.gradgold]\ngolden_dir = "golden"\n')
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "golden" / "mine.py").write_text(block)
+    assert "generated mine/det" in generate_goldens(tmp_path)
+    done = gradgold_here(tmp_path, "check", "mine/det")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "XFAIL mine/det [float64-forward]" in done.stdout
