@@ -260,11 +260,14 @@ def _bare_level(
         with fwad.dual_level():
             for v in torch.eye(x.numel(), dtype=x.dtype):
                 _ = fwad.unpack_dual(fn(fwad.make_dual(x.detach(), v))).tangent  # type: ignore[no-untyped-call]
-    else:
+    else:  # as gradgold nests them: one outer jvp per variable around one inner jvp per variable
         basis = torch.eye(x.numel(), dtype=x.dtype)
+
+        def row(z: torch.Tensor) -> torch.Tensor:
+            return torch.stack([tfunc.jvp(fn, (z,), (v,))[1] for v in basis], dim=-1)
+
         for u in basis:
-            for v in basis:
-                tfunc.jvp(lambda z, v=v: tfunc.jvp(fn, (z,), (v,))[1], (x.detach(),), (u,))
+            tfunc.jvp(row, (x.detach(),), (u,))
 
 
 def _small_methods(

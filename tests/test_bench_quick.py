@@ -78,21 +78,33 @@ def test_the_batched_row_catches_one_small_wrong_entry_among_16() -> None:
 
 def test_small_case_and_per_case_sections_run_and_render() -> None:
     """Issue 16's checker-cost rows: both subjects pass every default mode (the custom Function's
-    func and forward modes are refused, not failed), and the per-case goldens are fresh."""
+    func and forward modes are refused, not failed), at order 1 and with the Hessian (order 2,
+    against gradcheck + gradgradcheck), each mode beside its bare torch calls; the per-case goldens
+    are fresh."""
     from bench.overhead import per_case_overhead, small_case_cost
-    from bench.report import _issue16_goals, small_cases_section
+    from bench.report import _issue16_goals, small_cases_section, small_gap_note, small_modes_section
 
-    rows = small_case_cost(repeat=1, sizes=(8,), points=2)
-    assert [r["subject"] for r in rows] == ["logsumexp", "custom_exp"]
+    rows = small_case_cost(repeat=1, sizes=((8, 1), (2, 2)), points=2)
+    assert [(r["subject"], r["order"]) for r in rows] == [
+        ("logsumexp", 1),
+        ("logsumexp", 2),
+        ("custom_exp", 1),
+        ("custom_exp", 2),
+    ]
     assert all(r["default_over_gradcheck"] > 0 and r["reverse_over_fast_mode"] > 0 for r in rows)
+    assert [r["baseline"] for r in rows[:2]] == ["gradcheck", "gradcheck + gradgradcheck"]
+    assert "torch/double_backward" in rows[1]["cpu_s"] and "torch/double_backward" not in rows[0]["cpu_s"]
     per_case = per_case_overhead(3, 1)  # raises if a trivial golden is stale or a check fails
     assert per_case["checks_per_case"] == 4
     assert "custom_exp" in small_cases_section({"small_cases": rows})
+    assert "**all, as checked** (one judge)" in small_modes_section({"small_cases": rows})
+    assert small_gap_note({"small_cases": rows})
     goals = _issue16_goals({"small_cases": [dict(r, inputs=16) for r in rows], "per_case": per_case})
-    assert len(goals) == 4 and all(
-        status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals[:3]
+    assert len(goals) == 5 and all(
+        status in ("met", "MISSED") or "MISSED" in status for _, _, status in goals[:4]
     )
-    assert goals[3][1:] == ("not measured in this run", "not measured")
+    assert "gradgradcheck" in goals[1][0]
+    assert goals[4][1:] == ("not measured in this run", "not measured")
 
 
 def test_golden_read_section_measures_and_renders() -> None:
