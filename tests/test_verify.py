@@ -205,7 +205,27 @@ def test_agreement_counts_digits_between_two_goldens(project: Project) -> None:
     result = {a.quantity: a for a in agreements(case, ours, theirs)}
     assert result["grad/w"].digits == 30 and result["grad/w"].passed
     assert 9 <= result["value"].digits <= 11 and not result["value"].passed
-    assert "agree on only" in result["value"].message and "below min_digits=20" in result["value"].message
+    assert "agree on only" in result["value"].message and "below the 20 required" in result["value"].message
+
+
+def test_against_the_proof_every_certified_digit_counts(project: Project) -> None:
+    """A golden certified to 30 digits whose 25th digit was edited keeps min_digits=20 of agreement
+    (an engine comparison passes it) but not the digits it claims: the rigorous comparison fails."""
+    (case,) = [c for c in load_cases(project) if c.id == "seed/sine"]
+    ours = read_golden(project.golden_dir / "seed" / "sine.npz")
+    data = ours.grids["float64"]
+    digits = str(data.digits["value"][0])
+    assert int(data.certified["value"][0]) == 30
+    at = digits.index(".") + 25 if "." in digits[:3] else 25
+    changed = digits[:at] + ("1" if digits[at] != "1" else "2") + digits[at + 1 :]
+    theirs = Golden(ours.meta, {"float64": _with(data, "digits", "value", np.array([changed]))})
+    assert {a.quantity: a for a in agreements(case, ours, theirs)}["value"].passed
+    result = {a.quantity: a for a in agreements(case, ours, theirs, rigorous=True)}
+    assert result["grad/w"].passed and result["grad/w"].required == 29
+    assert not result["value"].passed and 20 <= result["value"].digits < 29
+    assert (
+        "below the 29 required (min_digits, or the digits both certify, less one)" in result["value"].message
+    )
 
 
 def _cli(project: Project, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:

@@ -11,6 +11,7 @@ import pytest
 import gradgold as gg
 from conftest import gradgold_cli, quiet_pytester
 from gradgold.errors import CaseError
+from gradgold.suite import find_project
 
 BUGGY = """
 @gg.case(wolfram="w + Sin[2 z]", points=[{"w": 1.0, "z": 2.0}], name="sine", xfail=XFAIL)
@@ -162,6 +163,18 @@ def test_cli_judges_an_expected_failure_by_its_quantity(quantity_project: Path) 
     assert "1 passed, 7 failed, 5 xfailed, 1 skipped" in out
 
 
+def test_the_api_names_the_xfail_key_of_an_xpass(quantity_project: Path) -> None:
+    """check_gradients' report words an XPASS as the CLI and the plugin do (one text: CaseCheck)."""
+    report = gg.check_gradients(
+        "q/fixed", project=find_project(quantity_project), dtypes=["float64"], modes=["reverse"]
+    )
+    assert not report.passed
+    assert report.text() == (
+        "q/fixed [float64-reverse]: expected to fail in hessian (second-order bug (pytorch/pytorch#2)) "
+        "but passed: torch was fixed? remove the case's xfail= key that covers float64-reverse hessian"
+    )
+
+
 def test_pytest_judges_an_expected_failure_by_its_quantity(
     quantity_project: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,7 +184,8 @@ def test_pytest_judges_an_expected_failure_by_its_quantity(
     result.assert_outcomes(xfailed=5, failed=7, passed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "*q/fixed ?float64-reverse?: expected to fail in hessian (second-order bug*) but passed*",
+            "*q/fixed ?float64-reverse?: expected to fail in hessian (second-order bug*) but passed: torch "
+            "was fixed? remove the case's xfail= key that covers float64-reverse hessian*",
             "*XFAIL golden/q.py::recorded*float64-reverse* - second-order bug (pytorch/pytorch#2)*",
         ]
     )

@@ -81,10 +81,7 @@ class CheckReport:
             if c.problem:
                 parts.append(f"{self.case.id} [{c.label}]: {c.problem}")
             elif c.status == "XPASS":
-                parts.append(
-                    f"{self.case.id} [{c.label}]: expected to fail ({c.expected_failure}) but passed: "
-                    "torch was fixed? remove the case's xfail= for this dtype and mode"
-                )
+                parts.append(f"{self.case.id} [{c.label}]: {c.xpass_hint}")
             else:
                 parts.append(
                     mismatch_report(

@@ -607,6 +607,17 @@ class CaseCheck:
         return self.matched
 
     @property
+    def xpass_hint(self) -> str:
+        """What an XPASS means and which ``xfail=`` key to remove, named by what it covers
+        (``float64-forward hessian``): one text for the CLI, the API and the pytest plugin."""
+        confined = f" in {', '.join(self.xfail_quantities)}" if self.xfail_quantities else ""
+        covers = " ".join([self.label, *self.xfail_quantities])
+        return (
+            f"expected to fail{confined} ({self.expected_failure}) but passed: torch was fixed? "
+            f"remove the case's xfail= key that covers {covers}"
+        )
+
+    @property
     def status(self) -> str:
         """PASS, FAIL, SKIP, XFAIL (failed as recorded) or XPASS (a recorded failure no longer fails)."""
         if self.skip_reason and not self.problem:

@@ -447,12 +447,7 @@ def _check(
     if xfail.quantities and verdict.status == "XFAIL":
         pytest.xfail(xfail.reason)
     if xfail.quantities and verdict.status == "XPASS":
-        quantities = ", ".join(xfail.quantities)
-        pytest.fail(
-            f"{case.id} [{verdict.label}]: expected to fail in {quantities} ({xfail.reason}) but passed: "
-            "torch was fixed? remove that key of the case's xfail=",
-            pytrace=False,
-        )
+        pytest.fail(f"{case.id} [{verdict.label}]: {verdict.xpass_hint}", pytrace=False)
     failed = [r for r in results if not r.passed]
     if failed:
         if state.artifacts_dir is not None:

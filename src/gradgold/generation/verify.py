@@ -92,7 +92,8 @@ class Agreement:
             return f"{where}: {self.digits} digits agree"
         return (
             f"{where}: the committed and recomputed digits agree on only {self.digits} digits, below "
-            f"min_digits={self.required}; one engine is wrong here: compare `gradgold show "
+            f"the {self.required} required (min_digits, or the digits both certify, less one); one "
+            f"engine is wrong here, or the digits were edited: compare `gradgold show "
             f"{self.case_id}` with a third engine (or mpmath) before regenerating"
         )
 
@@ -339,13 +340,26 @@ def agreements(case: Case, committed: Golden, fresh: Golden, *, rigorous: bool =
     (``rigorous``: ``fresh`` is the rigorous evaluator's, magnitudes included)."""
     out = []
     for grid, data in committed.grids.items():
+        other = fresh.grids[grid]
         for q in committed.meta.quantities():
-            ours, theirs = data.digits[q], fresh.grids[grid].digits[q]
-            scores = [(_agree(ours[i], theirs[i], case.precision), i) for i in np.ndindex(ours.shape)]
-            worst, index = min(scores, key=lambda s: s[0])
+            ours, theirs = data.digits[q], other.digits[q]
+            scores = []
+            for i in np.ndindex(ours.shape):
+                need = _required(case, int(data.certified[q][i]), int(other.certified[q][i]), rigorous)
+                scores.append((_agree(ours[i], theirs[i], max(case.precision, need)), need, i))
+            worst, need, index = min(scores, key=lambda s: s[0] - s[1])
             at = tuple(int(i) for i in index)
-            out.append(Agreement(case.id, grid, q, worst, case.min_digits, at))
+            out.append(Agreement(case.id, grid, q, worst, need, at))
     return out + magnitude_agreements(case, committed, fresh, rigorous=rigorous)
+
+
+def _required(case: Case, claimed: int, proven: int, rigorous: bool) -> int:
+    """Digits an element's committed digits must share with the recomputed ones: ``min_digits``
+    and, against the rigorous evaluator, every digit the golden claims certified that the proof
+    also certifies, less one (two numbers each within a relative 10**-n of the truth agree on
+    n - 1 digits). Without the second part a golden certified to 30 digits could carry wrong
+    digits 21 to 30 (min_digits 20) and pass."""
+    return max(case.min_digits, min(claimed, proven) - 1) if rigorous else case.min_digits
 
 
 #: A recomputed magnitude of terms may differ from the committed one by this factor (both are
