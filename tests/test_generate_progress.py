@@ -9,7 +9,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+import gradgold.generation.generate as gen
 from conftest import PYPROJECT, gradgold_cli, gradgold_here
 from gradgold.cases import case
 from gradgold.generation.generate import _by_point, _heartbeat, size_note
@@ -141,6 +145,27 @@ def test_progress_reports_each_point_of_a_case(tmp_path: Path) -> None:
     assert (tmp_path / "golden" / "split.npz").read_bytes() == (
         tmp_path / "golden" / "whole.npz"
     ).read_bytes()
-    shown = gradgold_here(tmp_path, "generate", "--force", "pp/rig")  # rigorous: no kernel
+    shown = gradgold_here(tmp_path, "generate", "--force", "-v", "pp/rig")  # rigorous: no kernel
     assert shown.returncode == 0, shown.stderr
     assert "      pp/rig: point 2/3 done, " in shown.stderr
+    # without -v, a case that takes under POINT_LINES_AFTER_SECONDS reports no points
+    quiet = gradgold_here(tmp_path, "generate", "--force", "pp/rig")
+    assert quiet.returncode == 0, quiet.stderr
+    assert "[0/1] evaluating pp/rig" in quiet.stderr and "point 2/3" not in quiet.stderr
+
+
+def test_the_time_left_counts_from_the_first_case_not_from_the_run_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kernel started before the first case (the held-tree comparison) is not a case's cost:
+    after a 10 s start and one 0.1 s case of 100, about 9.9 s are left, not 1000."""
+    now = [0.0]
+    monkeypatch.setattr(gen.time, "perf_counter", lambda: now[0])
+    seen: list[float | None] = []
+    tracker = gen._Tracker(100, lambda event, case, done, total, seconds: seen.append(seconds))
+    case: Any = object()
+    now[0] = 10.0  # the kernel took 10 s to start
+    tracker.event("start", case)
+    now[0] = 10.1
+    tracker.event("done", case)
+    assert seen[0] is None and seen[1] == pytest.approx(0.1 * 99)

@@ -27,6 +27,11 @@ from .suite import Project, find_project, golden_path, golden_state, load_cases,
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE = 0, 1, 2
 
 
+#: A case reports its points once it has run this long (``-v``: always): a run of hundreds of
+#: fast cases printed thousands of "point i/n done, 0.0 s so far" lines.
+POINT_LINES_AFTER_SECONDS = 2.0
+
+
 def _fail(message: str) -> NoReturn:
     click.echo(f"gradgold: error: {printable(message, keep_newlines=True)}", err=True)
     sys.exit(EXIT_USAGE)
@@ -114,7 +119,11 @@ def main() -> None:
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines; only failures and the summary.")
 @click.option(
-    "--verbose", "-v", is_flag=True, help="List every case in the closing table, skipped ones included."
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="List every case in the closing table, skipped ones included, and every point's progress "
+    f"(without it, only a case that has run for {POINT_LINES_AFTER_SECONDS:g} s reports its points).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
 @golden_dir_option
@@ -152,7 +161,7 @@ def generate(
             click.echo(f"[{done}/{total}] evaluating {case.id} ({_case_size(case)}){left}", err=True)
         elif event == "working":
             click.echo(f"      still evaluating {case.id}: {seconds or 0:.0f} s so far", err=True)
-        elif event == "point" and total > 1:
+        elif event == "point" and total > 1 and (verbose or (seconds or 0) >= POINT_LINES_AFTER_SECONDS):
             click.echo(f"      {case.id}: point {done}/{total} done, {seconds or 0:.1f} s so far", err=True)
 
     def trees(compared: int, refused: int, seconds: float) -> None:
