@@ -146,19 +146,21 @@ def test_generation_asks_the_engine_only_when_it_needs_it_or_is_told() -> None:
     square = _case("x^2", [{"x": 1.0}], "square")
     sine = _case("Sin[x]", [{"x": 1.0}], "sine")
     engine_only = _case("x^3", [{"x": 1.0}], "cube", strategy="symbolic")
-    heard: list[tuple[int, int]] = []
+    heard: list[tuple[str, int, int]] = []
     worker: Any = _FakeWorker()
 
     def run(compare: list[gg.Case], todo: list[gg.Case], explicit: bool) -> tuple[Any, dict[str, str]]:
-        return _held_trees(compare, todo, explicit, lambda: worker, lambda n, r, s: heard.append((n, r)))
+        return _held_trees(
+            compare, todo, explicit, lambda: worker, lambda e, n, r, s: heard.append((e, n, r))
+        )
 
     assert run([square, sine], [square, sine], False) == (None, {})  # no case needs the engine
     started, refused = run([square, sine, engine_only], [square, sine, engine_only], False)
-    assert started is worker and list(refused) == [sine.id] and heard == [(2, 1)]
+    assert started is worker and list(refused) == [sine.id] and heard == [("start", 2, 0), ("done", 2, 1)]
     assert "where gradgold reads gg$x, the engine reads gg$y" in refused[sine.id]
     assert all("x^3" not in text for text in worker.engine.asked)  # the engine's own case: not asked
     started, refused = run([square], [], True)  # --compare-trees: also a fresh case
-    assert started is worker and refused == {} and heard[-1] == (1, 0)
+    assert started is worker and refused == {} and heard[-2:] == [("start", 1, 0), ("done", 1, 0)]
 
 
 _MISREAD = """
@@ -197,7 +199,11 @@ def test_a_misread_case_is_refused_with_the_embedded_engine(tmp_path: Path) -> N
         [sys.executable, "-c", _MISREAD], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert run.returncode == 1, run.stderr
-    assert "held trees: the engine read 1 of 2 cases as gradgold's parser does" in run.stderr
+    starting = run.stderr.index(
+        "held trees: starting the engine to compare its reading of 2 case(s) with gradgold's (the "
+        "start can take a minute)"
+    )
+    assert starting < run.stderr.index("held trees: the engine read 1 of 2 cases as gradgold's parser does")
     assert (
         "trees/sine: the engine (Mathics3 (gradgold embedded engine)) reads wolfram= differently"
         in run.stdout

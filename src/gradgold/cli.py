@@ -164,8 +164,16 @@ def generate(
         elif event == "point" and total > 1 and (verbose or (seconds or 0) >= POINT_LINES_AFTER_SECONDS):
             click.echo(f"      {case.id}: point {done}/{total} done, {seconds or 0:.1f} s so far", err=True)
 
-    def trees(compared: int, refused: int, seconds: float) -> None:
-        if not (quiet or as_json):
+    def trees(event: str, compared: int, refused: int, seconds: float) -> None:
+        if quiet or as_json:
+            return
+        if event == "start":
+            click.echo(
+                f"held trees: starting the engine to compare its reading of {compared} case(s) with "
+                "gradgold's (the start can take a minute)",
+                err=True,
+            )
+        else:
             click.echo(
                 f"held trees: the engine read {compared - refused} of {compared} cases as gradgold's "
                 f"parser does ({seconds:.1f} s, engine start included)",

@@ -75,8 +75,10 @@ class CaseOutcome:
 #: by point: ``done`` of the case's ``total`` evaluation points are done, after ``seconds`` on it)
 #: or "done".
 Progress = Callable[[str, Case, int, int, float | None], None]
-#: Called as ``on_trees(compared, refused, seconds)`` once the engine's held trees were compared.
-OnTrees = Callable[[int, int, float], None]
+#: Called as ``on_trees(event, compared, refused, seconds)``: event "start" before the engine
+#: starts to read ``compared`` held trees (``refused`` and ``seconds`` 0: a start takes up to a
+#: minute, and the run would look stuck), "done" once they were compared.
+OnTrees = Callable[[str, int, int, float], None]
 #: Called as ``on_point(done, total)`` after each evaluation point of a case.
 OnPoint = Callable[[int, int], None]
 
@@ -133,7 +135,7 @@ def generate(
     (``rigorous.crosstree``) before it is evaluated, and a case read differently fails: for the
     cases to evaluate whenever some case is known to need the engine anyway (its kernel is started
     first, and then evaluates those), and for every case of ``cases`` with ``compare_trees``
-    (which starts an engine for it). ``on_trees(compared, refused, seconds)`` hears the result.
+    (which starts an engine for it). ``on_trees`` hears the start and the result (:data:`OnTrees`).
     """
     with generation_lock(project.golden_dir):
         remove_stale_temps(project.golden_dir)
@@ -239,6 +241,8 @@ def _held_trees(
     if not wanted or not (explicit or any(c.id not in takes for c in todo)):
         return None, {}
     start = time.perf_counter()
+    if on_trees is not None:
+        on_trees("start", len(wanted), 0, 0.0)
     try:
         worker = new_worker()
         started = worker.start()
@@ -252,7 +256,7 @@ def _held_trees(
         worker.close()
         raise
     if on_trees is not None:
-        on_trees(len(wanted), len(refused), time.perf_counter() - start)
+        on_trees("done", len(wanted), len(refused), time.perf_counter() - start)
     return worker, refused
 
 
