@@ -37,8 +37,9 @@ import torch
 
 from .autodiff import engine_for, prepare
 from .cases import Case
-from .check import _DTYPES, CaseCheck, QuantityResult, _by_param, real_view, reference_grid
+from .check import CaseCheck, QuantityResult, _by_param, real_view, reference_grid
 from .golden import DERIVATIVE_TENSORS, Golden, GridData
+from .judge import FED_DTYPES
 from .modes import check_label
 
 __all__ = ["Implementation", "artifact_stem", "implementation_of", "junit_xml", "obtained", "write_failure"]
@@ -191,7 +192,7 @@ def obtained(
     out = {q: np.full(v.shape, np.nan) for q, v in data.numbers.items()}
     for i in range(data.n_points):
         xs = [
-            torch.tensor(data.inputs[p][i], dtype=_DTYPES[dtype], device=device).requires_grad_(True)
+            torch.tensor(data.inputs[p][i], dtype=FED_DTYPES[dtype], device=device).requires_grad_(True)
             for p in params
         ]
         try:

@@ -59,8 +59,6 @@ __all__ = [
     "skip_reason",
 ]
 
-#: The dtype of the tensors the checker feeds, by checked dtype (:data:`gradgold.judge.FED_DTYPES`).
-_DTYPES = FED_DTYPES
 #: The complex dtype whose parts are each real dtype.
 _COMPLEX_OF = {
     torch.float64: torch.complex128,
@@ -178,8 +176,8 @@ def check_golden(
     """Check ``fn`` (default: the case's own function) in ``mode`` against every point of the golden.
     ``judges`` (:class:`gradgold.judge.Judges` of this case and golden) shares the references'
     preparation and comparisons with the other checks of the golden; None makes its own."""
-    if dtype not in _DTYPES:
-        raise CheckError(f"{case.id}: unknown dtype {dtype!r}; use one of {sorted(_DTYPES)}")
+    if dtype not in FED_DTYPES:
+        raise CheckError(f"{case.id}: unknown dtype {dtype!r}; use one of {sorted(FED_DTYPES)}")
     if mode not in MODES:
         raise CheckError(f"{case.id}: unknown mode {mode!r}; use one of {', '.join(MODES)}")
     if judges is None or not judges.serve(case, golden):
@@ -206,7 +204,7 @@ def real_view(case: Case, fn: Callable[..., Any], dtype: str, params: Sequence[s
     if not case.is_complex:
         return fn
     cplx = set(case.complex_params)
-    real = _DTYPES[dtype]
+    real = FED_DTYPES[dtype]
     want = _COMPLEX_OF.get(real)
 
     def view(*xs: torch.Tensor) -> Any:
@@ -258,7 +256,7 @@ def _check_point(
     ctx: _Context, i: int, fn: Callable[..., Any], refused: dict[tuple[str, int], str]
 ) -> list[QuantityResult]:
     names = [q for q in ctx.data.numbers]
-    tdtype = _DTYPES[ctx.dtype]
+    tdtype = FED_DTYPES[ctx.dtype]
     xs = [
         torch.tensor(ctx.data.inputs[p][i], dtype=tdtype, device=ctx.device).requires_grad_(True)
         for p in ctx.params
@@ -331,7 +329,7 @@ def _check_level(
 def _direction_tensor(ctx: _Context) -> torch.Tensor:
     v = ctx.judge.directions
     assert v is not None  # the judge refused projections without directions
-    return torch.tensor(v, dtype=_DTYPES[ctx.dtype], device=ctx.device)
+    return torch.tensor(v, dtype=FED_DTYPES[ctx.dtype], device=ctx.device)
 
 
 def _by_param(data: GridData, params: Sequence[str], jac: torch.Tensor) -> list[torch.Tensor]:
@@ -538,7 +536,7 @@ def _declared(ctx: _Context, i: int, quantity: str) -> Any:
 def _round_declared(value: Any, shape: tuple[int, ...], dtype: str) -> npt.NDArray[np.float64]:
     """The declared value (numbers, "nan", "inf", "-inf", nested lists) as ``dtype`` holds it."""
     arr = np.broadcast_to(np.asarray(value, dtype=np.float64), shape)
-    return torch.from_numpy(np.array(arr)).to(_DTYPES[dtype]).double().numpy()
+    return torch.from_numpy(np.array(arr)).to(FED_DTYPES[dtype]).double().numpy()
 
 
 def _exc_text(exc: BaseException) -> str:
@@ -607,13 +605,17 @@ class CaseCheck:
         return self.matched
 
     @property
+    def confined(self) -> str:
+        """`` in hessian`` for an expected failure confined to quantities, else ""."""
+        return f" in {', '.join(self.xfail_quantities)}" if self.xfail_quantities else ""
+
+    @property
     def xpass_hint(self) -> str:
         """What an XPASS means and which ``xfail=`` key to remove, named by what it covers
         (``float64-forward hessian``): one text for the CLI, the API and the pytest plugin."""
-        confined = f" in {', '.join(self.xfail_quantities)}" if self.xfail_quantities else ""
         covers = " ".join([self.label, *self.xfail_quantities])
         return (
-            f"expected to fail{confined} ({self.expected_failure}) but passed: torch was fixed? "
+            f"expected to fail{self.confined} ({self.expected_failure}) but passed: torch was fixed? "
             f"remove the case's xfail= key that covers {covers}"
         )
 

@@ -368,11 +368,6 @@ def _check_records(checks: Sequence[Any]) -> list[dict[str, Any]]:
     return records
 
 
-def _confined(check: Any) -> str:
-    """`` in hessian`` for an expected failure confined to quantities, else ""."""
-    return f" in {', '.join(check.xfail_quantities)}" if check.xfail_quantities else ""
-
-
 def _check_counts(checks: Sequence[Any]) -> dict[str, int]:
     """Checks by status, as the text output's last line counts them (``failed``: all the rest)."""
     counts = {name: sum(c.status == s for c in checks) for s, name in _COUNTED.items()}
@@ -397,7 +392,7 @@ def _print_check_lines(checks: Sequence[Any]) -> None:
         if c.status == "XPASS":
             click.echo(f"      {c.xpass_hint}")
         elif c.status == "XFAIL":
-            click.echo(f"      expected failure{_confined(c)}: {c.expected_failure}")
+            click.echo(f"      expected failure{c.confined}: {c.expected_failure}")
             continue
         for r in c.unexpected if c.expected_failure else c.results:
             if not r.passed:
