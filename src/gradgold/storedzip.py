@@ -124,47 +124,38 @@ def stored_bytes(
     writable), after checking its local header (signature and name), its bounds (inside the
     entries' part of the file, which ends at ``end``) and its CRC-32."""
     local = read(member.header_offset, _LOCAL.size + len(member.raw_name))
-    if len(local) != _LOCAL.size + len(member.raw_name):
-        raise StoredZipError(f"entry {member.name!r} is truncated")
-    signature, n_name, n_extra = _LOCAL.unpack_from(local)
-    if (
-        signature != b"PK\x03\x04"
-        or n_name != len(member.raw_name)
-        or local[_LOCAL.size :] != member.raw_name
-    ):
-        raise StoredZipError(
-            f"entry {member.name!r} has a local header that is not its own (forged or overlapping entries)"
-        )
-    start = member.header_offset + _LOCAL.size + n_name + n_extra
-    if start + member.size > end:
-        raise StoredZipError(f"entry {member.name!r} is truncated")
+    start = _data_start(local, member, end)
     data = bytearray(member.size)
     if read_into(start, data) != member.size:
         raise StoredZipError(f"entry {member.name!r} is truncated")
-    if zlib.crc32(data) != member.crc:
-        raise StoredZipError(f"entry {member.name!r} fails its CRC-32 check (a corrupt file)")
-    return data
+    return _crc_checked(data, member)
 
 
 def stored_bytes_in(blob: bytes, member: Member, end: int) -> bytearray:
     """:func:`stored_bytes` of a file held whole in ``blob`` (the same checks, no reader calls)."""
     at = member.header_offset
+    start = _data_start(blob[at : at + _LOCAL.size + len(member.raw_name)], member, end)
+    return _crc_checked(bytearray(memoryview(blob)[start : start + member.size]), member)
+
+
+def _data_start(local: bytes, member: Member, end: int) -> int:
+    """Where ``member``'s data starts, from its local header's bytes (``local``: the header and the
+    name, as read at its offset), after checking that header is its own and the data ends by ``end``."""
     raw = member.raw_name
-    if at + _LOCAL.size + len(raw) > len(blob):
+    if len(local) != _LOCAL.size + len(raw):
         raise StoredZipError(f"entry {member.name!r} is truncated")
-    signature, n_name, n_extra = _LOCAL.unpack_from(blob, at)
-    if (
-        signature != b"PK\x03\x04"
-        or n_name != len(raw)
-        or blob[at + _LOCAL.size : at + _LOCAL.size + n_name] != raw
-    ):
+    signature, n_name, n_extra = _LOCAL.unpack_from(local)
+    if signature != b"PK\x03\x04" or n_name != len(raw) or local[_LOCAL.size :] != raw:
         raise StoredZipError(
             f"entry {member.name!r} has a local header that is not its own (forged or overlapping entries)"
         )
-    start = at + _LOCAL.size + n_name + n_extra
+    start: int = member.header_offset + _LOCAL.size + n_name + n_extra
     if start + member.size > end:
         raise StoredZipError(f"entry {member.name!r} is truncated")
-    data = bytearray(memoryview(blob)[start : start + member.size])
+    return start
+
+
+def _crc_checked(data: bytearray, member: Member) -> bytearray:
     if zlib.crc32(data) != member.crc:
         raise StoredZipError(f"entry {member.name!r} fails its CRC-32 check (a corrupt file)")
     return data
